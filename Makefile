@@ -1,0 +1,56 @@
+# spot-failover — every target does its own set-up on a fresh machine (Python 3.11+, Go, Debian).
+#
+#   make test     ruff, mypy (strict), import contracts and the whole pytest suite on a real
+#                 local control plane
+#   make cluster  start that control plane by hand and print its kubeconfig path
+#   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
+#   make binaries build (or find) the control-plane binaries and print where they are
+#
+# Python tooling comes from uv, pinned below and bootstrapped into the cache; the control-plane
+# binaries are built from Go modules into the same cache, keyed by version.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+CACHE ?= $(or $(SPOT_FAILOVER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/spot-failover)
+export SPOT_FAILOVER_CACHE := $(CACHE)
+UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
+VENV := .venv
+RUN := $(UV) run --locked --no-sync
+
+.PHONY: test lint unit cluster binaries bench demo clean sync
+
+test: lint binaries
+	$(RUN) pytest $(PYTEST_ARGS)
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+sync: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
+	$(CACHE)/uv-$(UV_VERSION)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	touch $@
+
+uv.lock: pyproject.toml | $(UV)
+	$(UV) lock
+
+binaries:
+	@bash devtools/controlplane/build.sh >/dev/null
+
+cluster: sync binaries
+	$(RUN) python -m devtools.controlplane
+
+bench: sync binaries
+	$(RUN) python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cluster

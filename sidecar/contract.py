@@ -1,0 +1,130 @@
+"""The public contract of spot-failover: every name that crosses a process boundary.
+
+Both programs import this module (the webhook imports nothing else from ``sidecar``), and users
+read these names on their Deployments, so a key never changes meaning once released. Anything
+here is documented in the README's "Contract" section.
+
+Three kinds of names live here:
+
+* annotation and label keys users set on a Deployment, or read from it;
+* the durable migration state that the sidecars keep on the Deployment;
+* environment variable names that the webhook injects into the sidecar container.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+PREFIX: Final = "spot-failover/"
+
+# --- Set by users on a Deployment (metadata.annotations) -------------------------------------
+
+ENABLED: Final = PREFIX + "enabled"
+"""``"true"`` opts the Deployment in: its pods get the sidecar. ``"false"`` stops all action."""
+
+PAUSED: Final = PREFIX + "paused"
+"""``"true"`` keeps the sidecars watching but forbids every write to the Deployment."""
+
+FARGATE_PROFILE: Final = PREFIX + "fargate-profile"
+"""Name of the EKS Fargate profile to use; written to the pod label
+``eks.amazonaws.com/fargate-profile`` so EKS picks this profile when several match."""
+
+FARGATE_LABELS: Final = PREFIX + "fargate-labels"
+"""Pod labels that make the pods match the Fargate profile, as ``key=value,key=value``.
+Default: the sidecar setting ``SPOT_FAILOVER_FARGATE_LABELS``."""
+
+HEALTH_URL: Final = PREFIX + "health-url"
+"""Optional HTTP(S) URL that must answer 2xx before a move counts as healthy."""
+
+FAILBACK_AFTER: Final = PREFIX + "failback-after"
+"""Cooldown on Fargate before moving back to spot: seconds, or a duration such as ``10m``,
+``1h30m``; ``never`` disables failback."""
+
+REBALANCE_TRIGGER: Final = PREFIX + "rebalance-trigger"
+"""``"true"`` makes an EC2 rebalance recommendation start the move, not just the notice."""
+
+SIDECAR_IMAGE: Final = PREFIX + "sidecar-image"
+"""Per-Deployment override of the injected sidecar's image (webhook)."""
+
+# --- Kept by spot-failover on the Deployment (metadata.annotations) ---------------------------
+
+STATE: Final = PREFIX + "state"
+"""Where the Deployment is in the failover workflow: one of :class:`State`."""
+
+COMPUTE_TYPE: Final = PREFIX + "compute-type"
+"""Where the pod template currently points: one of :class:`ComputeType`."""
+
+LAST_TRANSITION: Final = PREFIX + "last-transition"
+"""RFC 3339 UTC time of the last state change."""
+
+MESSAGE: Final = PREFIX + "message"
+"""Human-readable reason for the current state."""
+
+HISTORY: Final = PREFIX + "history"
+"""JSON list of the last transitions, newest last, bounded to :data:`HISTORY_LIMIT` entries:
+``[{"time": ..., "from": ..., "to": ..., "reason": ..., "by": <pod>}]``."""
+
+SAVED_SCHEDULING: Final = PREFIX + "saved-scheduling"
+"""JSON of exactly the pod-template fields the move to Fargate changed, with their values before
+the move (``null`` where the field was absent), so failback and rollback restore them exactly."""
+
+NOTICE: Final = PREFIX + "notice"
+"""JSON of the interruption that started the current move: node, source, action, time."""
+
+HISTORY_LIMIT: Final = 20
+
+# --- On pods (metadata.annotations / labels) --------------------------------------------------
+
+INJECTED: Final = PREFIX + "injected"
+"""Pod annotation set by the webhook: the sidecar version it injected."""
+
+SIDECAR_CONTAINER: Final = "spot-failover"
+"""Name of the injected container; its presence makes injection a no-op."""
+
+COMPONENT_LABEL: Final = "app.kubernetes.io/part-of"
+"""Label on spot-failover's own pods; the webhook's objectSelector excludes them."""
+COMPONENT_VALUE: Final = "spot-failover"
+
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+"""Label on the Roles and RoleBindings the webhook controller provisions per Deployment."""
+MANAGED_BY_VALUE: Final = "spot-failover"
+
+
+class State(enum.StrEnum):
+    """Values of :data:`STATE`."""
+
+    WATCHING = "Watching"
+    MIGRATING = "Migrating"
+    ON_FARGATE = "OnFargate"
+    FAILING_BACK = "FailingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class ComputeType(enum.StrEnum):
+    """Values of :data:`COMPUTE_TYPE`."""
+
+    SPOT = "spot"
+    FARGATE = "fargate"
+
+
+def lease_name(deployment: str) -> str:
+    """Name of the ``coordination.k8s.io`` Lease that elects one sidecar per Deployment."""
+    return f"spot-failover-{deployment}"[:253]
+
+
+# --- Environment of the sidecar container (injected by the webhook) ---------------------------
+
+ENV_PREFIX: Final = "SPOT_FAILOVER_"
+
+ENV_POD_NAME: Final = ENV_PREFIX + "POD_NAME"
+"""Downward API ``metadata.name``: the sidecar's identity as Lease holder."""
+ENV_NAMESPACE: Final = ENV_PREFIX + "NAMESPACE"
+"""Downward API ``metadata.namespace``."""
+ENV_NODE_NAME: Final = ENV_PREFIX + "NODE_NAME"
+"""Downward API ``spec.nodeName``: the node whose interruption the sidecar watches."""
+ENV_DEPLOYMENT: Final = ENV_PREFIX + "DEPLOYMENT"
+"""The owning Deployment's name, resolved by the webhook at admission."""
+ENV_METRICS_PORT: Final = ENV_PREFIX + "METRICS_PORT"
+"""Port of the sidecar's Prometheus metrics endpoint (0 disables it)."""
