@@ -1,0 +1,1 @@
+"""Tests of the webhook's pure core: selection, injection and the JSON patch."""
