@@ -1,0 +1,20 @@
+"""The sidecar's pure core: every decision, as functions over plain data, with no I/O.
+
+Objects come in as the Kubernetes API returns them (JSON, camelCase), time comes in as ``now``,
+and what to do goes out as frozen dataclasses. Only the standard library, :mod:`sidecar.contract`
+and this package are imported here (an import-linter contract forbids the rest), so every rule
+can be tested without a cluster, a network or a clock.
+
+* :mod:`.machine` — :func:`~.machine.decide`: the migration workflow; built from
+  :mod:`.transitions` (the table), :mod:`.steps` (what each state waits for), :mod:`.inputs`
+  (``Policy``, ``Facts``), :mod:`.actions` (what the shell runs) and :mod:`.annotations`
+  (the durable state on the Deployment, with :mod:`.overrides` and :mod:`.history`).
+* :mod:`.rollout` — is the rollout done (kubectl's rules), plus an overall deadline.
+* :mod:`.health` — are the new pods ready on the expected compute.
+* :mod:`.fargate` — what Fargate cannot run; moving a pod template there and back, recorded by
+  :mod:`.saved_scheduling`.
+* :mod:`.lease` — leader election decisions over a Lease.
+* :mod:`.durations`, :mod:`.times`, :mod:`.objects` — parsing the values all of the above read.
+* :mod:`.errors` — the typed errors, and what a caller should do about each.
+* :mod:`.signals`, :mod:`.imds_body` — what signal sources report (owned by the signal adapters).
+"""

@@ -1,0 +1,94 @@
+"""What the state machine asks the shell to do: frozen, plain-data actions.
+
+:func:`sidecar.core.machine.decide` returns a tuple of these; the daemon loop executes them in
+order and stops at the first one that fails. Rules for the executor:
+
+* :class:`WriteTransition` is a *conditional* replace of the Deployment (its body carries the
+  ``resourceVersion`` that was read). On 409 Conflict, drop the remaining actions, read the
+  Deployment again and decide again: someone else moved first, and the state annotation will
+  say what they did.
+* :class:`AcquireLease` means "this sidecar needs the lease before it can act": run
+  :func:`sidecar.core.lease.decide` and its conditional write, then decide again with the new
+  ``holds_lease``. While the sidecar holds the lease and no :class:`ReleaseLease` is asked
+  for, it keeps renewing it.
+* :class:`CheckHealth` means "the machine needs a health verdict to go on": list the pods and
+  nodes, compute :func:`sidecar.core.health.pods_verdict` (and the URL check if ``url`` is set,
+  folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it.
+* :class:`Wait` and :class:`Nothing` change nothing; ``until`` is a hint for the next tick.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TypeAlias
+
+from sidecar.contract import ComputeType, State
+from sidecar.core.objects import JSONObject
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Nothing:
+    """Nothing to do now; ``reason`` is for a debug log."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wait:
+    """Nothing to do before ``until``."""
+
+    until: datetime
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AcquireLease:
+    """Get the lease (acquire, renew or take over), then decide again."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReleaseLease:
+    """Give the lease up: the work that needed it is done."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckHealth:
+    """Judge the pods of the current template (and ``url`` if set), then decide again."""
+
+    expected: ComputeType
+    replicas: int
+    url: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteTransition:
+    """Replace the Deployment with ``body``, conditional on its ``metadata.resourceVersion``.
+
+    ``body`` is the whole Deployment as read, with the new state annotations and, when
+    ``template_changed``, the new pod template. Do not modify it.
+    """
+
+    body: JSONObject
+    from_state: State
+    to_state: State
+    reason: str
+    message: str
+    template_changed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """Record a Kubernetes Event on the Deployment (type ``Warning`` if ``warning``)."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+Action: TypeAlias = (
+    Nothing | Wait | AcquireLease | ReleaseLease | CheckHealth | WriteTransition | RecordEvent
+)
+
+WRITES: tuple[type, ...] = (AcquireLease, ReleaseLease, WriteTransition, RecordEvent)
+"""Action types that write to the API server (a Lease, the Deployment, or an Event)."""

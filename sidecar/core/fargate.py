@@ -1,0 +1,322 @@
+"""Moving a pod template to EKS Fargate and back, and knowing when Fargate cannot run it.
+
+A pod lands on Fargate only if, when it is created, it matches a Fargate profile (namespace plus
+labels), and nothing in its spec contradicts Fargate. So a move is a change to the Deployment's
+pod template, and this module owns that change:
+
+* :func:`incompatibilities` lists what Fargate rejects, so a Deployment it cannot run is refused
+  with reasons *before* anything is patched;
+* :func:`to_fargate` adds the profile's labels and removes the EC2-only scheduling constraints,
+  returning a :class:`~sidecar.core.saved_scheduling.SavedScheduling` of what it changed;
+* :func:`restore` undoes exactly that, leaving the user's other edits alone.
+
+Only ``metadata.labels``, one ``metadata.annotations`` entry, ``spec.nodeSelector``,
+``spec.affinity.nodeAffinity`` and ``spec.tolerations`` of the template ever change; containers
+are never touched, and the Deployment's replicas, strategy and selector are not in the template
+at all, so the rollout that follows stays within the strategy's ``maxUnavailable``.
+
+Volumes claimed through a PersistentVolumeClaim are a documented gap: whether a claim is backed
+by EBS is only known by reading the claim and its PersistentVolume, which a pure function cannot
+do. :func:`incompatibilities` therefore flags inline EBS volumes by itself, and claims only when
+the caller passes their names in ``ebs_claims`` (an adapter may resolve them; none does yet).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Mapping
+from typing import Any, Final
+
+from sidecar.core import objects
+from sidecar.core.errors import MalformedObjectError
+from sidecar.core.objects import JSONObject
+from sidecar.core.saved_scheduling import Container, LabelChange, RemovedToleration, SavedScheduling
+
+FARGATE_PROFILE_LABEL: Final = "eks.amazonaws.com/fargate-profile"
+"""Pod label that picks one Fargate profile when several match."""
+
+COMPUTE_TYPE_KEY: Final = "eks.amazonaws.com/compute-type"
+"""Node label (``fargate`` on Fargate nodes), Fargate taint key, and pod-template annotation
+whose value ``ec2`` keeps pods off Fargate where a profile selects the whole namespace."""
+
+EC2_COMPUTE_TYPE: Final = "ec2"
+
+DEFAULT_EC2_KEYS: Final = frozenset(
+    {
+        "eks.amazonaws.com/capacityType",
+        "karpenter.sh/capacity-type",
+        "eks.amazonaws.com/nodegroup",
+        "karpenter.sh/nodepool",
+        "node.kubernetes.io/instance-type",
+        "eks.amazonaws.com/compute-type",
+        "node.kubernetes.io/lifecycle",
+    }
+)
+"""Node-label and taint keys that tie pods to EC2 capacity; removed from the template on a move."""
+
+GPU_RESOURCES: Final = frozenset({"nvidia.com/gpu", "amd.com/gpu"})
+GPU_RESOURCE_PREFIXES: Final = ("aws.amazon.com/neuron",)
+"""Extended resources Fargate cannot provide (``aws.amazon.com/neuron``, ``.../neuroncore``...)."""
+
+EBS_CSI_DRIVER: Final = "ebs.csi.aws.com"
+
+_HOST_NAMESPACES: Final = (
+    ("hostNetwork", "host networking"),
+    ("hostPID", "the host PID namespace"),
+    ("hostIPC", "the host IPC namespace"),
+)
+
+
+def incompatibilities(
+    pod_template: JSONObject, *, ebs_claims: Collection[str] = (), where: str = "spec.template"
+) -> list[str]:
+    """Why Fargate cannot run pods from ``pod_template``; empty if it can.
+
+    Each reason names the container or volume and the field, as a path under ``where``.
+    ``ebs_claims`` names PersistentVolumeClaims the caller knows to be backed by EBS.
+    """
+    spec = objects.child(pod_template, "spec", where)
+    at = f"{where}.spec"
+    reasons: list[str] = []
+    for field, what in _HOST_NAMESPACES:
+        if objects.flag(spec, field, at):
+            reasons.append(f"{at}.{field} is true: Fargate does not support {what}")
+    for kind in ("initContainers", "containers"):
+        for index, container in enumerate(objects.items(spec, kind, at)):
+            reasons.extend(_container_problems(container, f"{at}.{kind}[{index}]"))
+    for index, volume in enumerate(objects.items(spec, "volumes", at)):
+        reasons.extend(_volume_problems(volume, f"{at}.volumes[{index}]", ebs_claims))
+    return reasons
+
+
+def _container_problems(container: JSONObject, path: str) -> list[str]:
+    name = objects.text(container, "name", path, "?")
+    problems: list[str] = []
+    context = objects.child(container, "securityContext", path)
+    if objects.flag(context, "privileged", f"{path}.securityContext"):
+        problems.append(
+            f"container {name!r}: {path}.securityContext.privileged is true: "
+            "Fargate does not run privileged containers"
+        )
+    for index, port in enumerate(objects.items(container, "ports", path)):
+        host_port = objects.integer(port, "hostPort", f"{path}.ports[{index}]")
+        if host_port:
+            problems.append(
+                f"container {name!r}: {path}.ports[{index}].hostPort is {host_port}: "
+                "Fargate does not support host ports"
+            )
+    resources = objects.child(container, "resources", path)
+    for section in ("requests", "limits"):
+        amounts = objects.child(resources, section, f"{path}.resources")
+        for resource, amount in amounts.items():
+            is_gpu = resource in GPU_RESOURCES or resource.startswith(GPU_RESOURCE_PREFIXES)
+            if is_gpu and str(amount).strip() not in {"0", ""}:
+                problems.append(
+                    f"container {name!r}: {path}.resources.{section}[{resource!r}] is {amount}: "
+                    "Fargate does not provide GPUs or Neuron devices"
+                )
+    return problems
+
+
+def _volume_problems(volume: JSONObject, path: str, ebs_claims: Collection[str]) -> list[str]:
+    name = objects.text(volume, "name", path, "?")
+    if "hostPath" in volume:
+        return [f"volume {name!r}: {path}.hostPath: Fargate does not support hostPath volumes"]
+    if "awsElasticBlockStore" in volume:
+        return [f"volume {name!r}: {path}.awsElasticBlockStore: Fargate cannot mount EBS volumes"]
+    csi = objects.child(volume, "csi", path)
+    if objects.text(csi, "driver", f"{path}.csi") == EBS_CSI_DRIVER:
+        return [f"volume {name!r}: {path}.csi.driver is {EBS_CSI_DRIVER}: Fargate cannot mount EBS"]
+    claim = objects.text(
+        objects.child(volume, "persistentVolumeClaim", path), "claimName", f"{path}.pvc"
+    )
+    if claim is not None and claim in ebs_claims:
+        return [
+            f"volume {name!r}: {path}.persistentVolumeClaim.claimName {claim!r} is bound to an "
+            "EBS volume: Fargate cannot mount EBS"
+        ]
+    return []
+
+
+def to_fargate(
+    template: JSONObject,
+    fargate_labels: Mapping[str, str],
+    profile_name: str | None,
+    ec2_keys: frozenset[str] = DEFAULT_EC2_KEYS,
+) -> tuple[dict[str, Any], SavedScheduling]:
+    """A copy of ``template`` whose pods match the Fargate profile, and what was changed.
+
+    Adds ``fargate_labels`` (and ``eks.amazonaws.com/fargate-profile: <profile_name>`` if
+    given) to the pod labels; removes the template annotation ``eks.amazonaws.com/compute-type``
+    if it is ``ec2``; removes ``nodeSelector`` entries and tolerations whose key is in
+    ``ec2_keys``; removes ``affinity.nodeAffinity`` (Fargate ignores affinity, but kube-scheduler
+    would keep honouring it for any pod that misses the profile). Everything else is kept.
+    ``template`` itself is not modified.
+    """
+    new = _copy(template)
+    wanted = dict(fargate_labels)
+    if profile_name:
+        wanted[FARGATE_PROFILE_LABEL] = profile_name
+    labels_before = objects.string_map(objects.child(new, "metadata", ""), "labels", "metadata")
+    changes = {key: value for key, value in wanted.items() if labels_before.get(key) != value}
+    created: set[Container] = set()
+    saved_labels: dict[str, LabelChange] = {}
+    if changes:
+        if new.get("metadata") is None:
+            new["metadata"] = {}
+            created.add("metadata")
+        labels = new["metadata"].get("labels")
+        if labels is None:
+            labels = new["metadata"]["labels"] = {}
+            created.add("metadata.labels")
+        for key, value in changes.items():
+            saved_labels[key] = LabelChange(before=labels.get(key), after=value)
+            labels[key] = value
+
+    saved_annotations: dict[str, str] = {}
+    metadata = objects.child(new, "metadata", "")
+    annotations = objects.string_map(metadata, "annotations", "metadata")
+    if annotations.get(COMPUTE_TYPE_KEY) == EC2_COMPUTE_TYPE:
+        saved_annotations[COMPUTE_TYPE_KEY] = new["metadata"]["annotations"].pop(COMPUTE_TYPE_KEY)
+
+    spec = objects.child(new, "spec", "")
+    selector = objects.string_map(spec, "nodeSelector", "spec")
+    saved_selector = {key: value for key, value in selector.items() if key in ec2_keys}
+    for key in saved_selector:
+        del new["spec"]["nodeSelector"][key]
+
+    affinity = objects.child(spec, "affinity", "spec")
+    node_affinity = objects.child(affinity, "nodeAffinity", "spec.affinity")
+    saved_affinity = None
+    if affinity.get("nodeAffinity") is not None:
+        saved_affinity = node_affinity
+        del new["spec"]["affinity"]["nodeAffinity"]
+
+    removed: list[RemovedToleration] = []
+    kept: list[JSONObject] = []
+    for index, toleration in enumerate(objects.items(spec, "tolerations", "spec")):
+        taint_key = objects.text(toleration, "key", f"spec.tolerations[{index}]")
+        if taint_key is not None and taint_key in ec2_keys:
+            removed.append(RemovedToleration(index=index, toleration=toleration))
+        else:
+            kept.append(toleration)
+    if removed:
+        new["spec"]["tolerations"] = kept
+
+    return new, SavedScheduling(
+        labels=saved_labels,
+        annotations=saved_annotations,
+        node_selector=saved_selector,
+        node_affinity=saved_affinity,
+        tolerations=tuple(removed),
+        created=frozenset(created),
+    )
+
+
+def restore(
+    template: JSONObject, saved: SavedScheduling, add_ec2_annotation: bool
+) -> dict[str, Any]:
+    """A copy of ``template`` with the fields in ``saved`` put back as they were.
+
+    A label the move added is removed (or given back its old value) only if it still holds the
+    value the move set: if someone changed it since, their value stays. Removed annotations,
+    nodeSelector entries and nodeAffinity are put back; removed tolerations are re-inserted at
+    their old positions unless an equal toleration is already there. Every other field, including
+    edits made while the pods ran on Fargate, is kept. With ``add_ec2_annotation`` the template
+    annotation ``eks.amazonaws.com/compute-type: ec2`` is set too, which keeps the new pods off
+    Fargate where a profile selects the whole namespace.
+
+    Without ``add_ec2_annotation``, ``restore(*to_fargate(t, ...), False) == t`` for every ``t``.
+    """
+    new = _copy(template)
+    _restore_labels(new, saved)
+    annotations = dict(saved.annotations)
+    if add_ec2_annotation:
+        annotations[COMPUTE_TYPE_KEY] = EC2_COMPUTE_TYPE
+    if annotations:
+        _ensure_map(_ensure_map(new, "metadata"), "annotations").update(annotations)
+    if saved.node_selector:
+        _ensure_map(_ensure_map(new, "spec"), "nodeSelector").update(saved.node_selector)
+    if saved.node_affinity is not None:
+        affinity = _ensure_map(_ensure_map(new, "spec"), "affinity")
+        affinity["nodeAffinity"] = copy.deepcopy(dict(saved.node_affinity))
+    if saved.tolerations:
+        _restore_tolerations(_ensure_map(new, "spec"), saved.tolerations)
+    return new
+
+
+def _restore_labels(template: dict[str, Any], saved: SavedScheduling) -> None:
+    """Undo the label changes that still hold the value the move set; drop maps it created."""
+    metadata = objects.child(template, "metadata", "")
+    labels = objects.string_map(metadata, "labels", "metadata")
+    for key, change in saved.labels.items():
+        if labels.get(key) != change.after:
+            continue  # changed by someone else since the move: theirs now
+        if change.before is None:
+            del template["metadata"]["labels"][key]
+        else:
+            template["metadata"]["labels"][key] = change.before
+    if "metadata.labels" in saved.created and metadata.get("labels") == {}:
+        del template["metadata"]["labels"]
+    if "metadata" in saved.created and template.get("metadata") == {}:
+        del template["metadata"]
+
+
+def _restore_tolerations(spec: dict[str, Any], removed: tuple[RemovedToleration, ...]) -> None:
+    """Re-insert removed tolerations at their old index, unless an equal one is there already."""
+    tolerations = list(objects.items(spec, "tolerations", "spec"))
+    already_there = list(tolerations)
+    for entry in removed:
+        if entry.toleration in already_there:
+            already_there.remove(entry.toleration)
+            continue
+        position = min(entry.index, len(tolerations))
+        tolerations.insert(position, copy.deepcopy(dict(entry.toleration)))
+    spec["tolerations"] = tolerations
+
+
+def selector_matches(selector: JSONObject, labels: Mapping[str, str], where: str) -> bool:
+    """Whether a ``metav1.LabelSelector`` (``matchLabels``/``matchExpressions``) selects labels.
+
+    Used before a move: if the Fargate labels change a label the Deployment's selector relies on,
+    the API server would refuse the new template, so the move is refused first.
+    """
+    for key, value in objects.string_map(selector, "matchLabels", where).items():
+        if labels.get(key) != value:
+            return False
+    for index, expression in enumerate(objects.items(selector, "matchExpressions", where)):
+        path = f"{where}.matchExpressions[{index}]"
+        name = objects.text(expression, "key", path, "") or ""
+        operator = objects.text(expression, "operator", path, "")
+        values = [str(v) for v in expression.get("values") or ()]
+        present = name in labels
+        if operator == "In":
+            matched = present and labels[name] in values
+        elif operator == "NotIn":
+            matched = not present or labels[name] not in values
+        elif operator == "Exists":
+            matched = present
+        elif operator == "DoesNotExist":
+            matched = not present
+        else:
+            raise MalformedObjectError(f"{path}.operator", f"unknown operator {operator!r}")
+        if not matched:
+            return False
+    return True
+
+
+def _copy(template: JSONObject) -> dict[str, Any]:
+    copied = copy.deepcopy(template)
+    if not isinstance(copied, dict):
+        raise MalformedObjectError("spec.template", "expected a JSON object")
+    return copied
+
+
+def _ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]``, created as an empty object if absent."""
+    if parent.get(key) is None:
+        parent[key] = {}
+    value = parent[key]
+    if not isinstance(value, dict):
+        raise MalformedObjectError(key, "expected a JSON object")
+    return value
