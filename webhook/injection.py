@@ -129,7 +129,10 @@ class InjectionConfig:
     extra_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """The sidecar's own settings (``SPOT_FAILOVER_*``), injected sorted by name."""
     native_sidecar: bool = True
-    """Restartable init container (Kubernetes >= 1.29) rather than a regular container."""
+    """Restartable init container rather than a regular container. Needs the SidecarContainers
+    feature (on by default since Kubernetes 1.29, GA in 1.33): where it is off, the API server
+    drops ``restartPolicy`` and the sidecar becomes an init container that never exits, so the
+    app never starts. Set False for such clusters."""
     metrics_port: int = 9795
     """Port of the sidecar's metrics endpoint; 0 disables it."""
 

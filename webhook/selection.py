@@ -18,9 +18,10 @@ Checks run in this order; the first match is the reason (reasons are metric labe
    ``spot-failover/enabled: "false"``. The template wins over the Deployment so that a user
    can keep the sidecar out of one template revision (a canary, a debug session) without
    touching the Deployment's own annotations, where the failover state lives.
-5. ``bare_pod`` - no controller. 6. ``not_a_deployment`` - the controller is not a
-   ReplicaSet, or the ReplicaSet has no Deployment (StatefulSet, Job, DaemonSet, an Argo
-   Rollout...). Never injected: the sidecar's only action is to change its Deployment's pod
+5. ``bare_pod`` - the pod, or its ReplicaSet, has no controller.
+6. ``not_a_deployment`` - the controller is not a ReplicaSet, or the ReplicaSet's is not a
+   Deployment (StatefulSet, Job, DaemonSet, an Argo Rollout...).
+   Neither is ever injected: the sidecar's only action is to change its Deployment's pod
    template, so anywhere else it would cost resources and a ServiceAccount's rights for nothing.
 7. ``owner_lookup_failed`` - the lookup could not tell. Fail open: the pod is created without
    the sidecar rather than blocked (the same reasoning as ``failurePolicy: Ignore``).

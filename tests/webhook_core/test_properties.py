@@ -20,7 +20,7 @@ from webhook.selection import DeploymentOwner, SelectionConfig, decide
 from . import applier
 from .pods import configs, deployment_annotations, pods
 
-EXAMPLES = settings(max_examples=100, deadline=None)
+EXAMPLES = settings(max_examples=80, deadline=None)
 
 
 def all_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
