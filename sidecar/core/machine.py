@@ -81,10 +81,9 @@ def decide(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) ->
         message = f"dry run: would go from {view.state} to {edge.target}: {step.message}"
         return Decision(None, (RecordEvent("DryRun", message, edge.warning),))
     body = _write(view, step, edge, facts.me, now)
+    changed = step.template is not None and step.template != view.template
     actions: list[Action] = [
-        WriteTransition(
-            body, view.state, edge.target, edge.reason, step.message, step.template is not None
-        ),
+        WriteTransition(body, view.state, edge.target, edge.reason, step.message, changed),
         RecordEvent(edge.reason, step.message, edge.warning),
     ]
     if edge.target in SETTLED:
