@@ -123,7 +123,9 @@ Decision: TypeAlias = Acquire | Renew | TakeOver | Wait
 def decide(record: LeaseRecord | None, me: str, now: datetime, duration_s: int) -> Decision:
     """What candidate ``me`` may do at ``now`` given the Lease ``record`` (``None``: absent).
 
-    ``duration_s`` is the term this candidate asks for when it writes.
+    ``duration_s`` is the term this candidate asks for when it writes. The holder renews even
+    if its term has run out: the write is conditional, so it only succeeds if nobody took the
+    Lease over in between, and then nobody else can have led meanwhile.
     """
     if not me:
         raise ValueError("a lease candidate needs a non-empty identity")

@@ -12,6 +12,7 @@ type is always an error (``null`` counts as absent, as it does for the API serve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from sidecar.core.errors import MalformedObjectError
@@ -19,7 +20,8 @@ from sidecar.core.errors import MalformedObjectError
 JSONObject: TypeAlias = Mapping[str, Any]
 """A JSON object as :func:`json.loads` returns it (read-only view)."""
 
-_EMPTY: JSONObject = {}
+_EMPTY: JSONObject = MappingProxyType({})
+"""Returned for absent objects; read-only so no caller can fill it in by mistake."""
 
 
 def child(obj: JSONObject, key: str, where: str) -> JSONObject:
