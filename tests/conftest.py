@@ -45,7 +45,7 @@ def namespace(kube: Kube) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     kube.create_namespace(name)
     profile = FargateProfile(name, name, FARGATE_LABELS)
-    kube.apply(manifests(profile))
+    kube.install_fargate_profile(profile)
     yield name
     kube.delete_namespace(name)
     for manifest in reversed(manifests(profile)):

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.fargate_profile import FargateProfile, manifests
+from devtools.controlplane.fargate_profile import FargateProfile
 from devtools.controlplane.kube import Kube, api_client
 from devtools.controlplane.nodes import fargate_node, spot_node
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = FargateProfile(
             "default", args.fargate_namespace, {"spot-failover/fargate": "true"}
         )
-        kube.apply(manifests(profile))
+        kube.install_fargate_profile(profile)
         print(f"export KUBECONFIG={cluster.kubeconfig}")
         print(f"kubectl: {cluster.binaries.kubectl}")
         print("Ctrl-C stops the cluster.", flush=True)

@@ -37,6 +37,11 @@ class Binaries:
     def kwok(self) -> Path:
         return self.directory / "kwok"
 
+    @property
+    def kwok_stages(self) -> Path:
+        """kwok's standard "fast" stages: nodes Ready with leases, pods Ready at once."""
+        return self.directory / "kwok-stages.yaml"
+
 
 def locate() -> Binaries:
     """Run the build script (a no-op when cached) and return the directory it prints."""

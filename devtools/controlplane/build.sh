@@ -21,6 +21,11 @@ cache_root="${SPOT_FAILOVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spot-failover
 out="$cache_root/bin/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 all_binaries=(etcd "${kube_binaries[@]}" kwok)
+# kwok plays kubelets through "stages"; its release ships the standard fast ones (node
+# initialise, heartbeat with lease, pod ready/complete/delete). They are taken from the same
+# module version and concatenated into one config file beside the binaries.
+kwok_stage_files=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
 
 log() { printf '[control-plane build] %s\n' "$*" >&2; }
 
@@ -36,6 +41,7 @@ have() { # have NAME: the binary is in KUBEBUILDER_ASSETS or the cache; link it 
 mkdir -p "$out"
 missing=()
 for b in "${all_binaries[@]}"; do have "$b" || missing+=("$b"); done
+[[ -s "$out/kwok-stages.yaml" ]] || missing+=(kwok-stages)
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "$out"
   exit 0
@@ -99,9 +105,22 @@ build_kwok() {
   mv "$work/gobin/kwok" "$out/kwok"
 }
 
+kwok_stages() {
+  local dir f
+  dir="$(go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
+  for f in "${kwok_stage_files[@]}"; do
+    printf -- '---\n'
+    cat "$dir/kustomize/stage/$f"
+  done >"$out/kwok-stages.yaml.tmp"
+  mv "$out/kwok-stages.yaml.tmp" "$out/kwok-stages.yaml"
+}
+
+needs kwok-stages && kwok_stages
 needs etcd && build_etcd
 needs kwok && build_kwok
 for b in "${kube_binaries[@]}"; do if needs "$b"; then build_kube; break; fi; done
 
-for b in "${all_binaries[@]}"; do have "$b" || { log "missing after build: $b"; exit 1; }; done
+for b in "${all_binaries[@]}" kwok-stages.yaml; do
+  have "$b" || [[ -s "$out/$b" ]] || { log "missing after build: $b"; exit 1; }
+done
 echo "$out"

@@ -27,10 +27,6 @@ SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 """Nodes carrying ``kwok.x-k8s.io/node: fake`` are played by kwok; no other node is touched."""
 
-# The policies/webhooks the tests exercise; the rest of the defaults stay on.
-_APISERVER_RUNTIME_CONFIG = "admissionregistration.k8s.io/v1beta1=true"
-_APISERVER_FEATURE_GATES = "MutatingAdmissionPolicy=true"
-
 
 class ClusterError(RuntimeError):
     """The local control plane did not come up, with the log tail of the process that failed."""
@@ -115,6 +111,7 @@ class LocalCluster:
 
     def admin_session(self) -> requests.Session:
         session = requests.Session()
+        session.trust_env = False  # an environment CA bundle or proxy must not override ours
         session.cert = (str(self._pki.admin.cert), str(self._pki.admin.key))
         session.verify = str(self._pki.ca.cert)
         return session
@@ -176,8 +173,6 @@ class LocalCluster:
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--authorization-mode=RBAC",
                 "--allow-privileged=true",
-                f"--runtime-config={_APISERVER_RUNTIME_CONFIG}",
-                f"--feature-gates={_APISERVER_FEATURE_GATES}",
                 "--profiling=false",
                 "--v=1",
             ],
@@ -229,6 +224,7 @@ class LocalCluster:
         return [
             str(self.binaries.kwok),
             f"--kubeconfig={self.kubeconfig}",
+            f"--config={self.binaries.kwok_stages}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.244.0.0/16",

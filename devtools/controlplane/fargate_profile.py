@@ -20,7 +20,7 @@ from typing import Any
 
 from devtools.controlplane.nodes import FARGATE_KEY
 
-POLICY_API = "admissionregistration.k8s.io/v1beta1"
+POLICY_API = "admissionregistration.k8s.io/v1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,22 @@ def _match_expression(labels: Mapping[str, str]) -> str:
 def manifests(profile: FargateProfile) -> list[dict[str, Any]]:
     """The MutatingAdmissionPolicy and its binding that stand in for ``profile``."""
     name = f"test-only-fargate-profile-{profile.name}"
-    fargate = json.dumps("fargate")
     key = json.dumps(FARGATE_KEY)
-    apply = (
-        "Object{spec: Object.spec{"
-        f"nodeSelector: {{{key}: {fargate}}}, "
-        "tolerations: [Object.spec.tolerations{"
-        f'key: {key}, operator: "Equal", value: {fargate}, effect: "NoSchedule"'
-        "}]}}"
+    toleration = (
+        f'Object.spec.tolerations{{key: {key}, operator: "Equal", value: "fargate", '
+        'effect: "NoSchedule"}'
+    )
+    # JSON patches, because nodeSelector and tolerations are atomic for apply configurations.
+    patches = (
+        "["
+        "has(object.spec.nodeSelector) ? "
+        f'JSONPatch{{op: "add", path: "/spec/nodeSelector/" + jsonpatch.escapeKey({key}), '
+        'value: "fargate"} : '
+        f'JSONPatch{{op: "add", path: "/spec/nodeSelector", value: {{{key}: "fargate"}}}}, '
+        "has(object.spec.tolerations) ? "
+        f'JSONPatch{{op: "add", path: "/spec/tolerations/-", value: {toleration}}} : '
+        f'JSONPatch{{op: "add", path: "/spec/tolerations", value: [{toleration}]}}'
+        "]"
     )
     policy = {
         "apiVersion": POLICY_API,
@@ -71,10 +79,8 @@ def manifests(profile: FargateProfile) -> list[dict[str, Any]]:
                 {"name": "matches-profile-labels", "expression": _match_expression(profile.labels)}
             ],
             "failurePolicy": "Fail",
-            "reinvocationPolicy": "IfNeeded",
-            "mutations": [
-                {"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": apply}}
-            ],
+            "reinvocationPolicy": "Never",
+            "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": patches}}],
         },
     }
     binding = {
@@ -91,3 +97,19 @@ def manifests(profile: FargateProfile) -> list[dict[str, Any]]:
         },
     }
     return [policy, binding]
+
+
+def probe_pod(profile: FargateProfile) -> dict[str, Any]:
+    """A pod that the profile selects, for a server-side dry run."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "fargate-probe-", "labels": dict(profile.labels)},
+        "spec": {"containers": [{"name": "probe", "image": "registry.example/probe:1"}]},
+    }
+
+
+def is_effective(pod: Mapping[str, Any]) -> bool:
+    """Whether a dry-run-created ``probe_pod`` came back with the Fargate nodeSelector."""
+    selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+    return bool(selector.get(FARGATE_KEY) == "fargate")

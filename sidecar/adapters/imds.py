@@ -62,7 +62,7 @@ V1_RETRY_TOKEN_AFTER_S: Final = 300.0
 PUT costs a whole timeout, which a poll loop cannot pay on every tick."""
 
 
-class ImdsUnreachable(ImdsError):  # noqa: N818 -- named for the outcome, like ImdsMalformed
+class ImdsUnreachable(ImdsError):
     """IMDS cannot be used from this pod: report it and fall back to another signal source."""
 
 
@@ -70,11 +70,11 @@ class ImdsTokenTimeout(ImdsUnreachable):
     """The token PUT was accepted but never answered: most likely a PUT hop limit of 1."""
 
 
-class ImdsUnavailable(ImdsError):  # noqa: N818 -- named for the outcome, like ImdsMalformed
+class ImdsUnavailable(ImdsError):
     """IMDS answered 5xx or timed out on every try: transient, poll again later."""
 
 
-class ImdsRefused(ImdsError):  # noqa: N818 -- named for the outcome, like ImdsMalformed
+class ImdsRefused(ImdsError):
     """IMDS answered with a 4xx the protocol does not explain: a configuration problem."""
 
 

@@ -45,7 +45,7 @@ class ImdsError(Exception):
     """Base of every error the IMDS client raises (hierarchy: :mod:`sidecar.adapters.imds`)."""
 
 
-class ImdsMalformed(ImdsError):  # noqa: N818 -- names the outcome; the caller reads `except ImdsMalformed`
+class ImdsMalformed(ImdsError):
     """IMDS answered, but the body is not the documented shape.
 
     The message names the path, what was wrong, and a truncated excerpt of the body.

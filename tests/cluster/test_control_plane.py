@@ -85,7 +85,7 @@ def test_a_template_matching_the_fargate_profile_rolls_out_onto_fargate_nodes(
         "the old pods to be gone",
     )
     for pod in pods:
-        assert _node_labels(kube, pod.spec.node_name)[FARGATE_KEY] == "fargate"
+        assert _node_labels(kube, pod.spec.node_name).get(FARGATE_KEY) == "fargate", pod
         assert pod.spec.node_selector == {FARGATE_KEY: "fargate"}
 
 

@@ -37,13 +37,14 @@ def test_children_die_when_the_harness_is_killed(tmp_path: Path) -> None:
         time.sleep(300)
         """
     )
-    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert harness.stdout is not None
-    child_pid = int(harness.stdout.readline())
-    assert _alive(child_pid)
+    command = [sys.executable, "-c", script]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as harness:
+        assert harness.stdout is not None
+        child_pid = int(harness.stdout.readline())
+        assert _alive(child_pid)
 
-    harness.send_signal(signal.SIGKILL)
-    harness.wait(10)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait(10)
 
     wait_for(lambda: not _alive(child_pid), 10, "the orphaned child to be killed")
 

@@ -1,0 +1,138 @@
+"""The sidecar's settings: one frozen pydantic-settings class, read from ``SPOT_FAILOVER_*``.
+
+The webhook injects the identity fields through the downward API (see :mod:`sidecar.contract`)
+and the rest from its own configuration. A missing or invalid value stops the sidecar at
+start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sidecar import contract
+
+
+def parse_labels(text: str, *, source: str) -> dict[str, str]:
+    """``key=value,key=value`` → dict; the error names ``source`` and shows the expected form."""
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"{source}: {item!r} is not key=value; expected e.g. 'spot-failover/fargate=true'"
+            )
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+class Settings(BaseSettings):
+    """Everything the sidecar can be told; printed once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=contract.ENV_PREFIX, frozen=True, extra="ignore")
+
+    # --- identity (downward API, injected by the webhook) -----------------------------------
+    pod_name: str = Field(min_length=1)
+    """This pod's name: the sidecar's identity as Lease holder."""
+    namespace: str = Field(min_length=1)
+    """This pod's namespace, which is also the Deployment's."""
+    node_name: str = Field(min_length=1)
+    """The node this pod runs on, whose interruption the sidecar watches."""
+    deployment: str = Field(min_length=1)
+    """The owning Deployment, resolved by the webhook at admission."""
+
+    # --- IMDS ------------------------------------------------------------------------------
+    imds_url: str = "http://169.254.169.254"
+    """IMDS base URL. The default is the link-local address every EC2 instance serves."""
+    imds_enabled: bool = True
+    """Poll IMDS at all. Off on clusters where only the node source is wanted."""
+    poll_interval_s: float = Field(default=2.0, gt=0, le=30)
+    """Seconds between IMDS polls. 2 s like the node termination handler: the notice gives
+    ~120 s and Fargate needs ~60 s, so every second of detection delay counts."""
+    imds_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    """HTTP timeout per IMDS request, seconds. A token PUT that times out means hop limit 1."""
+    imds_retries: int = Field(default=3, ge=1, le=10)
+    """Attempts per IMDS request before the poll counts as failed."""
+    imds_token_ttl_s: int = Field(default=3600, ge=60, le=21600)
+    """IMDSv2 token lifetime; the token is refreshed shortly before it expires."""
+    imds_allow_v1: bool = False
+    """Fall back to IMDSv1 (no token) when the token request fails. Off: v1 is a known SSRF
+    vector and most EKS nodes require v2."""
+    rebalance_trigger: bool = False
+    """Treat an EC2 rebalance recommendation as the start signal (per Deployment:
+    the ``spot-failover/rebalance-trigger`` annotation)."""
+
+    # --- node source -----------------------------------------------------------------------
+    node_source: bool = True
+    """Watch this pod's own Node for interruption taints and deletion (one watch)."""
+    node_interruption_taints: Annotated[frozenset[str], NoDecode] = frozenset(
+        {
+            "aws-node-termination-handler/spot-itn",
+            "aws-node-termination-handler/rebalance-recommendation",
+            "karpenter.sh/disrupted",
+            "node.kubernetes.io/out-of-service",
+        }
+    )
+    """Taint keys that mean "this node is going away" (comma-separated)."""
+
+    # --- leader election -------------------------------------------------------------------
+    lease_duration_s: int = Field(default=15, ge=2, le=300)
+    """How long a Lease holds without renewal. Short: the holder's node is being reclaimed."""
+    lease_renew_s: float = Field(default=2.0, gt=0)
+    """How often the leader renews, and how often others retry while an action is pending."""
+
+    # --- the move --------------------------------------------------------------------------
+    fargate_labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"spot-failover/fargate": "true"}
+    )
+    """Pod labels your Fargate profile selects on (``key=value,...``); per Deployment:
+    ``spot-failover/fargate-labels``."""
+    fargate_profile: str = ""
+    """If set, pods get ``eks.amazonaws.com/fargate-profile: <name>`` (picks one of several
+    matching profiles); per Deployment: ``spot-failover/fargate-profile``."""
+    rollout_timeout_s: float = Field(default=600, gt=0)
+    """Overall limit for a rollout, on top of the Deployment's progressDeadlineSeconds."""
+    health_retries: int = Field(default=5, ge=1)
+    """Attempts of the optional health URL before a move counts as unhealthy."""
+    health_timeout_s: float = Field(default=2.0, gt=0)
+    """HTTP timeout per health URL attempt."""
+    failback_after_s: float | None = Field(default=1800, ge=0)
+    """Cooldown on Fargate before moving back to spot; ``never`` disables failback.
+    Per Deployment: ``spot-failover/failback-after``."""
+    failback_add_ec2_annotation: bool = False
+    """On failback, add ``eks.amazonaws.com/compute-type: ec2`` to the template: needed when a
+    Fargate profile selects the whole namespace."""
+    spot_capacity_labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"eks.amazonaws.com/capacityType": "SPOT"}
+    )
+    """A Ready, schedulable node carrying any of these labels means spot capacity is back."""
+    dry_run: bool = False
+    """Log and record what would be done, never patch the pod template."""
+
+    # --- operations ------------------------------------------------------------------------
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Prometheus metrics port (0: off). It shares the pod's network namespace with the app."""
+    log_level: str = "INFO"
+
+    @field_validator("fargate_labels", "spot_capacity_labels", mode="before")
+    @classmethod
+    def _labels(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_labels(value, source="labels")
+        return value
+
+    @field_validator("node_interruption_taints", mode="before")
+    @classmethod
+    def _taints(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(filter(None, (t.strip() for t in value.split(","))))
+        return value
+
+    @field_validator("failback_after_s", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "never":
+            return None
+        return value
