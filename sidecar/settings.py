@@ -7,25 +7,17 @@ start-up with a message naming the variable.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sidecar import contract
-
-
-def parse_labels(text: str, *, source: str) -> dict[str, str]:
-    """``key=value,key=value`` → dict; the error names ``source`` and shows the expected form."""
-    labels: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(
-                f"{source}: {item!r} is not key=value; expected e.g. 'spot-failover/fargate=true'"
-            )
-        labels[key.strip()] = value.strip()
-    return labels
+from sidecar.core import fargate
+from sidecar.core.durations import NEVER, Duration
+from sidecar.core.inputs import Policy
+from sidecar.core.overrides import parse_label_pairs
 
 
 class Settings(BaseSettings):
@@ -92,15 +84,17 @@ class Settings(BaseSettings):
     fargate_profile: str = ""
     """If set, pods get ``eks.amazonaws.com/fargate-profile: <name>`` (picks one of several
     matching profiles); per Deployment: ``spot-failover/fargate-profile``."""
-    rollout_timeout_s: float = Field(default=600, gt=0)
-    """Overall limit for a rollout, on top of the Deployment's progressDeadlineSeconds."""
+    rollout_timeout_s: float = Field(default=300, gt=0)
+    """Overall limit for one move (rollout plus health), seconds, on top of the Deployment's
+    progressDeadlineSeconds. 5 min: Fargate pods typically start in 1-2 min."""
     health_retries: int = Field(default=5, ge=1)
     """Attempts of the optional health URL before a move counts as unhealthy."""
     health_timeout_s: float = Field(default=2.0, gt=0)
     """HTTP timeout per health URL attempt."""
     failback_after_s: float | None = Field(default=1800, ge=0)
-    """Cooldown on Fargate before moving back to spot; ``never`` disables failback.
-    Per Deployment: ``spot-failover/failback-after``."""
+    """Cooldown on Fargate before moving back to spot, seconds; ``never`` disables failback.
+    30 min rides out a burst of reclaims in one pool. Per Deployment:
+    ``spot-failover/failback-after``."""
     failback_add_ec2_annotation: bool = False
     """On failback, add ``eks.amazonaws.com/compute-type: ec2`` to the template: needed when a
     Fargate profile selects the whole namespace."""
@@ -112,7 +106,7 @@ class Settings(BaseSettings):
     """Log and record what would be done, never patch the pod template."""
 
     # --- operations ------------------------------------------------------------------------
-    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_port: int = Field(default=9795, ge=0, le=65535)
     """Prometheus metrics port (0: off). It shares the pod's network namespace with the app."""
     log_level: str = "INFO"
 
@@ -120,7 +114,7 @@ class Settings(BaseSettings):
     @classmethod
     def _labels(cls, value: object) -> object:
         if isinstance(value, str):
-            return parse_labels(value, source="labels")
+            return parse_label_pairs(value, source="label list")
         return value
 
     @field_validator("node_interruption_taints", mode="before")
@@ -136,3 +130,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() == "never":
             return None
         return value
+
+    def policy(self) -> Policy:
+        """The settings the pure state machine applies."""
+        failback: Duration = (
+            NEVER if self.failback_after_s is None else timedelta(seconds=self.failback_after_s)
+        )
+        return Policy(
+            fargate_labels=dict(self.fargate_labels),
+            fargate_profile=self.fargate_profile or None,
+            failback_after=failback,
+            rollout_timeout=timedelta(seconds=self.rollout_timeout_s),
+            dry_run=self.dry_run,
+            add_ec2_annotation_on_failback=self.failback_add_ec2_annotation,
+            rebalance_trigger=self.rebalance_trigger,
+            ec2_keys=fargate.DEFAULT_EC2_KEYS,
+        )

@@ -42,7 +42,7 @@ from sidecar.contract import ComputeType, State
 from sidecar.core import fargate, health, objects, rollout
 from sidecar.core.actions import Action, CheckHealth, Nothing, Wait
 from sidecar.core.annotations import DeploymentView, Notice
-from sidecar.core.durations import Never, format_duration
+from sidecar.core.durations import Duration, Never, format_duration
 from sidecar.core.errors import InvalidSavedSchedulingError
 from sidecar.core.inputs import Facts, Policy
 from sidecar.core.objects import JSONObject
@@ -117,13 +117,28 @@ def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime
     )
 
 
-def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
+def failback_cooldown(view: DeploymentView, policy: Policy) -> Duration:
+    """The cooldown on Fargate that applies: the Deployment's annotation, else the policy's."""
     after = view.overrides.failback_after
-    cooldown = policy.failback_after if after is None else after
-    if isinstance(cooldown, Never):
+    return policy.failback_after if after is None else after
+
+
+def failback_due_at(view: DeploymentView, policy: Policy, now: datetime) -> datetime | None:
+    """When an OnFargate Deployment may move back (``None``: never, or not on Fargate).
+
+    The shell uses it to look for spot capacity only once the cooldown is over.
+    """
+    cooldown = failback_cooldown(view, policy)
+    if view.state is not State.ON_FARGATE or isinstance(cooldown, Never):
+        return None
+    return (view.last_transition or now) + cooldown
+
+
+def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
+    cooldown = failback_cooldown(view, policy)
+    due = failback_due_at(view, policy, now)
+    if isinstance(cooldown, Never) or due is None:
         return Stay((Nothing("failback is disabled (never)"),), needs_lease=False)
-    since = view.last_transition or now
-    due = since + cooldown
     if now < due:
         return Stay((Wait(due, f"failback cooldown of {format_duration(cooldown)}"),), False)
     if not facts.spot_available:

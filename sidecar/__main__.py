@@ -1,0 +1,106 @@
+"""``spot-failover-sidecar``: read the settings, wire the adapters, run the loop until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+from pydantic import ValidationError
+
+from sidecar import logs
+from sidecar.adapters.imds import ImdsClient
+from sidecar.adapters.kube import Kube, load_api_client
+from sidecar.daemon import Daemon
+from sidecar.imds_source import ImdsSource
+from sidecar.metrics import Metrics
+from sidecar.node_source import NodeSource
+from sidecar.settings import Settings
+
+log = logging.getLogger("sidecar")
+
+NODE_SOURCE_READY_S = 5.0
+"""How long start-up waits for the first read of the Node (to know whether it is Fargate)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = "_".join(str(part) for part in problem["loc"]).upper()
+            print(
+                f"spot-failover-sidecar: SPOT_FAILOVER_{field}: {problem['msg']}", file=sys.stderr
+            )
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spot-failover-sidecar", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="run one tick and exit (for tests)")
+    args = parser.parse_args(argv)
+    settings = _settings_or_exit()
+    logs.configure(settings.log_level, program="spot-failover-sidecar")
+    log.info("starting", extra={"settings": settings.model_dump(mode="json")})
+
+    metrics = Metrics()
+    metrics.serve(settings.metrics_port)
+    kube = Kube(
+        load_api_client(),
+        settings.namespace,
+        settings.deployment,
+        on_request=lambda verb: metrics.api_requests.labels(verb).inc(),
+    )
+    nodes = (
+        NodeSource(kube, settings.node_name, settings.node_interruption_taints)
+        if settings.node_source
+        else None
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    daemon_ref: list[Daemon] = []
+    imds = None
+    if settings.imds_enabled:
+        client = ImdsClient(
+            settings.imds_url,
+            timeout_s=settings.imds_timeout_s,
+            retries=settings.imds_retries,
+            token_ttl_s=settings.imds_token_ttl_s,
+            allow_v1_fallback=settings.imds_allow_v1,
+        )
+        imds = ImdsSource(
+            client,
+            settings.node_name,
+            metrics,
+            on_unreachable=lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
+        )
+    daemon = Daemon(settings, kube, _now, metrics, imds=imds, nodes=nodes)
+    daemon_ref.append(daemon)
+    if nodes is not None:
+        nodes.start()
+        nodes.wait_ready(NODE_SOURCE_READY_S)
+    try:
+        return daemon.run(stop, once=args.once)
+    finally:
+        if nodes is not None:
+            nodes.stop()
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""What this sidecar's own Node object says about its fate, as a pure reading.
+
+For clusters where IMDS is unreachable (hop limit 1, or Fargate) the Node is the other signal
+source: the node termination handler and Karpenter taint a node they are about to reclaim, and
+a node being deleted carries a ``deletionTimestamp``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sidecar.core import objects
+from sidecar.core.objects import JSONObject
+from sidecar.core.signals import Interruption, Kind, Source
+from sidecar.core.times import parse_time, require_utc
+
+FARGATE_LABEL = "eks.amazonaws.com/compute-type"
+"""Label (and taint) key of EKS Fargate nodes, value ``fargate``."""
+
+_REBALANCE_MARK = "rebalance"
+"""A taint key containing this word recommends moving; it is not a notice."""
+
+
+def interruption(
+    node: JSONObject, taint_keys: frozenset[str], now: datetime
+) -> Interruption | None:
+    """The interruption the Node shows, if any: deletion first, then an interruption taint."""
+    now = require_utc(now, "now")
+    metadata = objects.child(node, "metadata", "node")
+    name = objects.text(metadata, "name", "node.metadata") or "?"
+    deleted = objects.text(metadata, "deletionTimestamp", "node.metadata")
+    if deleted is not None:
+        return Interruption(
+            node=name,
+            source=Source.NODE_DELETION,
+            kind=Kind.INTERRUPTION,
+            seen_at=now,
+            deadline=parse_time(deleted),
+            detail=f"node {name} is being deleted",
+        )
+    spec = objects.child(node, "spec", "node")
+    for index, taint in enumerate(objects.items(spec, "taints", "node.spec")):
+        key = objects.text(taint, "key", f"node.spec.taints[{index}]", "")
+        if key in taint_keys:
+            kind = Kind.REBALANCE if _REBALANCE_MARK in key else Kind.INTERRUPTION
+            effect = objects.text(taint, "effect", f"node.spec.taints[{index}]", "")
+            return Interruption(
+                node=name,
+                source=Source.NODE_TAINT,
+                kind=kind,
+                seen_at=now,
+                detail=f"taint {key}:{effect}",
+            )
+    return None
+
+
+def is_fargate(node: JSONObject) -> bool:
+    """Whether the Node is an EKS Fargate node (no IMDS there)."""
+    metadata = objects.child(node, "metadata", "node")
+    return objects.string_map(metadata, "labels", "node.metadata").get(FARGATE_LABEL) == "fargate"
+
+
+def schedulable_and_ready(node: JSONObject) -> bool:
+    """A Ready node that accepts new pods: what "spot capacity is available" looks at."""
+    spec = objects.child(node, "spec", "node")
+    if objects.flag(spec, "unschedulable", "node.spec"):
+        return False
+    status = objects.child(node, "status", "node")
+    for index, condition in enumerate(objects.items(status, "conditions", "node.status")):
+        where = f"node.status.conditions[{index}]"
+        if objects.text(condition, "type", where) == "Ready":
+            return objects.text(condition, "status", where) == "True"
+    return False

@@ -1,0 +1,368 @@
+"""The sidecar's loop: observe → decide → act, with ``now`` read once per step.
+
+Idle (no signal, nothing unfinished) a tick only polls IMDS; the node source's single watch is
+the only Kubernetes traffic. The Deployment is read when there is something to decide: a new
+signal for this node, an unfinished move (Migrating, FailingBack) or a failback that is due.
+Decisions come from :func:`sidecar.core.machine.decide`; this module runs the actions it returns.
+
+A failing tick is logged and the loop goes on; :data:`MAX_FAILED_TICKS` failures in a row exit
+non-zero so Kubernetes restarts the container. A stop request (SIGTERM) is honoured between
+steps, and the Lease is released on the way out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import requests
+
+from sidecar.adapters.errors import ApiError, Conflict
+from sidecar.adapters.kube import Kube
+from sidecar.contract import State
+from sidecar.core import actions, health, machine, node_signal, objects
+from sidecar.core.annotations import DeploymentView
+from sidecar.core.errors import InvalidInputError
+from sidecar.core.inputs import Facts
+from sidecar.core.objects import JSONObject
+from sidecar.core.signals import Interruption
+from sidecar.core.steps import failback_due_at
+from sidecar.core.transitions import SETTLED
+from sidecar.imds_source import ImdsSource
+from sidecar.leadership import Leadership
+from sidecar.metrics import Metrics
+from sidecar.node_source import NodeSource
+from sidecar.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_FAILED_TICKS = 30
+MAX_DECISIONS_PER_TICK = 8
+UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
+SPOT_RECHECK_S = 30.0
+"""Once failback is due, how often to look for spot capacity again."""
+
+
+class Outcome(enum.Enum):
+    DONE = "done"
+    AGAIN = "again"
+    WAIT_FOR_LEASE = "wait-for-lease"
+
+
+@dataclasses.dataclass
+class Memory:
+    """What the loop remembers between ticks; all of it can be rebuilt from one read."""
+
+    view: DeploymentView | None = None
+    handled: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)
+    wake_at: datetime | None = None
+    health: health.Verdict | None = None
+    failed_ticks: int = 0
+
+
+def _signal_key(signal: Interruption) -> tuple[str, str, str]:
+    return (signal.node, str(signal.source), str(signal.kind))
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: Kube,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        *,
+        imds: ImdsSource | None,
+        nodes: NodeSource | None,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = settings.policy()
+        self.kube = kube
+        self.clock = clock
+        self.metrics = metrics
+        self.imds = imds
+        self.nodes = nodes
+        self.http = http or requests.Session()
+        self.leader = Leadership(
+            kube, settings.pod_name, settings.lease_duration_s, metrics.lease_acquisitions.inc
+        )
+        self.memory = Memory()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> int:
+        try:
+            while not stop.is_set():
+                self.step(stop)
+                if once:
+                    return 0
+                if self.memory.failed_ticks >= MAX_FAILED_TICKS:
+                    log.error("giving up after repeated failures", extra=self._context())
+                    return 1
+                stop.wait(self._interval())
+            return 0
+        finally:
+            self._release()
+
+    def step(self, stop: threading.Event) -> None:
+        """One tick: observe, and decide and act if there is anything to decide."""
+        now = self.clock()
+        signal = self._observe(now)
+        if not self._needs_attention(signal, now):
+            return
+        try:
+            self._tick(signal, stop)
+            self.memory.failed_ticks = 0
+        except ApiError as error:
+            self.memory.failed_ticks += 1
+            log.warning("tick failed", extra={**self._context(), "error": str(error)})
+        except InvalidInputError as error:
+            self.memory.failed_ticks += 1
+            log.error(
+                "cannot act on the Deployment", extra={**self._context(), "error": str(error)}
+            )
+
+    def _interval(self) -> float:
+        view = self.memory.view
+        if view is not None and view.state in UNFINISHED:
+            return self.settings.lease_renew_s
+        return self.settings.poll_interval_s
+
+    # --- observe ----------------------------------------------------------------------------
+
+    def on_fargate(self) -> bool:
+        from_node = self.nodes.on_fargate() if self.nodes is not None else None
+        return (
+            from_node if from_node is not None else self.settings.node_name.startswith("fargate-")
+        )
+
+    def _observe(self, now: datetime) -> Interruption | None:
+        signal: Interruption | None = None
+        if self.imds is not None and not self.on_fargate():
+            signal = self.imds.poll(now, rebalance=self._rebalance_wanted())
+        if signal is None and self.nodes is not None:
+            signal = self.nodes.interruption(now)
+        if signal is not None and _signal_key(signal) not in self.memory.handled:
+            self.metrics.notices.labels(str(signal.source), str(signal.kind)).inc()
+        return signal
+
+    def _rebalance_wanted(self) -> bool:
+        view = self.memory.view
+        override = view.overrides.rebalance_trigger if view is not None else None
+        return self.settings.rebalance_trigger if override is None else override
+
+    def _needs_attention(self, signal: Interruption | None, now: datetime) -> bool:
+        memory = self.memory
+        if memory.view is None:
+            return True
+        if signal is not None and _signal_key(signal) not in memory.handled:
+            return True
+        if memory.view.state in UNFINISHED:
+            return True
+        return memory.wake_at is not None and now >= memory.wake_at
+
+    # --- decide and act ---------------------------------------------------------------------
+
+    def _tick(self, signal: Interruption | None, stop: threading.Event) -> None:
+        self.memory.health = None
+        for _ in range(MAX_DECISIONS_PER_TICK):
+            if stop.is_set():
+                return
+            now = self.clock()
+            view = DeploymentView.parse(self.kube.get_deployment())
+            self.memory.view = view
+            if self.leader.holds(now) and view.state in UNFINISHED:
+                self.leader.acquire(now, view.state)  # renew while working
+            facts = Facts(
+                me=self.settings.pod_name,
+                holds_lease=self.leader.holds(now),
+                interruption=signal,
+                health=self.memory.health,
+                spot_available=self._spot_available(view, now),
+            )
+            decision = machine.decide(view, facts, self.policy, now)
+            outcome = self._act(decision, view, now)
+            if outcome is Outcome.WAIT_FOR_LEASE:
+                self.leader.wait_for_turn(self.clock(), stop.is_set)
+                if self._released_in_settled_state() is not None:
+                    break  # the leader finished and let go: nothing left for us
+                continue
+            if outcome is Outcome.DONE:
+                break
+        self._settle(signal)
+
+    def _settle(self, signal: Interruption | None) -> None:
+        """Remember what this tick finished with, so idle ticks need no API request."""
+        view = self.memory.view
+        if view is None:
+            return
+        now = self.clock()
+        finished = self._released_in_settled_state()
+        if finished is not None and view.state in UNFINISHED:
+            # Our last read predates the leader's final write; it told us where it ended.
+            view = dataclasses.replace(view, state=finished)
+            self.memory.view = view
+        if signal is not None and view.state not in UNFINISHED:
+            self.memory.handled.add(_signal_key(signal))
+        due = failback_due_at(view, self.policy, now)
+        if due is not None and due <= now:
+            due = now + timedelta(seconds=SPOT_RECHECK_S)
+        self.memory.wake_at = due
+
+    def _released_in_settled_state(self) -> State | None:
+        """The settled state a leader released the Lease in, if that is the last we saw."""
+        record = self.leader.record
+        stamped = self.leader.stamped_state
+        if record is None or record.holder is not None or stamped not in SETTLED:
+            return None
+        return stamped
+
+    def _act(self, decision: machine.Decision, view: DeploymentView, now: datetime) -> Outcome:
+        for action in decision.actions:
+            match action:
+                case actions.AcquireLease():
+                    if self.leader.acquire(now, view.state):
+                        return Outcome.AGAIN
+                    return Outcome.WAIT_FOR_LEASE
+                case actions.CheckHealth():
+                    self.memory.health = self._health(view, action)
+                    return Outcome.AGAIN
+                case actions.WriteTransition():
+                    try:
+                        self.kube.replace_deployment(action.body)
+                    except Conflict:
+                        self.metrics.conflicts.inc()
+                        log.info(
+                            "deployment changed under us; deciding again", extra=self._context()
+                        )
+                        self.memory.health = None
+                        return Outcome.AGAIN
+                    self._written(action, view, now)
+                case actions.RecordEvent():
+                    self._event(view, action.reason, action.message, warning=action.warning)
+                case actions.ReleaseLease():
+                    self.leader.release(now, decision.next_state or view.state)
+                case actions.Wait():
+                    self.memory.wake_at = action.until
+                case actions.Nothing():
+                    log.debug("nothing to do", extra={**self._context(), "reason": action.reason})
+        return Outcome.DONE
+
+    def _written(
+        self, action: actions.WriteTransition, view: DeploymentView, now: datetime
+    ) -> None:
+        self.metrics.transitions.labels(str(action.from_state), str(action.to_state)).inc()
+        if action.from_state in UNFINISHED and view.last_transition is not None:
+            seconds = (now - view.last_transition).total_seconds()
+            self.metrics.move_seconds.labels(str(action.to_state)).observe(seconds)
+        log.info(
+            "transition",
+            extra={
+                **self._context(),
+                "from": str(action.from_state),
+                "to": str(action.to_state),
+                "reason": action.reason,
+                "detail": action.message,
+                "template_changed": action.template_changed,
+            },
+        )
+        self.memory.view = dataclasses.replace(view, state=action.to_state)
+        self.memory.health = None
+
+    def _event(
+        self, view: DeploymentView | None, reason: str, message: str, *, warning: bool
+    ) -> None:
+        body = view.body if view is not None else {"metadata": {}}
+        try:
+            self.kube.record_event(
+                body,
+                reason=reason,
+                message=message,
+                warning=warning,
+                reporter=self.settings.pod_name,
+                now=self.clock(),
+            )
+        except ApiError as error:
+            log.warning("event not recorded", extra={**self._context(), "error": str(error)})
+
+    def report_imds_unreachable(self, message: str) -> None:
+        self._event(self.memory.view, "ImdsUnreachable", message, warning=True)
+
+    # --- facts ------------------------------------------------------------------------------
+
+    def _spot_available(self, view: DeploymentView, now: datetime) -> bool:
+        due = failback_due_at(view, self.policy, now)
+        if due is None or now < due:
+            return False
+        for key, value in self.settings.spot_capacity_labels.items():
+            nodes = self.kube.list_nodes(f"{key}={value}")
+            if any(node_signal.schedulable_and_ready(node) for node in nodes):
+                return True
+        return False
+
+    def _health(self, view: DeploymentView, check: actions.CheckHealth) -> health.Verdict:
+        selector = _selector(view.body)
+        replica_sets = self.kube.list_replica_sets(selector)
+        template_hash = health.current_template_hash(view.body, replica_sets)
+        pods = self.kube.list_pods(selector)
+        names = {str((p.get("spec") or {}).get("nodeName")) for p in pods}
+        labels: dict[str, dict[str, str]] = {}
+        for name in sorted(n for n in names if n != "None"):
+            node = self.kube.get_node(name)
+            labels[name] = dict((node.get("metadata") or {}).get("labels") or {})
+        verdict = health.pods_verdict(
+            pods,
+            labels,
+            expected=check.expected,
+            replicas=check.replicas,
+            template_hash=template_hash,
+        )
+        if check.url is None:
+            return verdict
+        ok, detail = self._probe(check.url)
+        return health.with_http_check(verdict, ok=ok, detail=detail)
+
+    def _probe(self, url: str) -> tuple[bool, str]:
+        detail = ""
+        for _ in range(self.settings.health_retries):
+            try:
+                response = self.http.get(url, timeout=self.settings.health_timeout_s)
+            except requests.RequestException as error:
+                detail = f"{type(error).__name__}: {str(error)[:200]}"
+                continue
+            if 200 <= response.status_code < 300:
+                return True, f"HTTP {response.status_code}"
+            detail = f"HTTP {response.status_code}"
+        return False, detail
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    def _release(self) -> None:
+        now = self.clock()
+        if self.leader.holds(now) or (
+            self.leader.record is not None and self.leader.record.holder == self.settings.pod_name
+        ):
+            view = self.memory.view
+            self.leader.release(now, view.state if view is not None else State.WATCHING)
+
+    def _context(self) -> dict[str, str]:
+        view = self.memory.view
+        return {
+            "deployment": self.settings.deployment,
+            "namespace": self.settings.namespace,
+            "pod": self.settings.pod_name,
+            "state": str(view.state) if view is not None else "unknown",
+        }
+
+
+def _selector(deployment: JSONObject) -> str:
+    """``spec.selector.matchLabels`` as a label selector string."""
+    spec = objects.child(deployment, "spec", "")
+    selector = objects.child(spec, "selector", "spec")
+    labels = objects.string_map(selector, "matchLabels", "spec.selector")
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
