@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from devtools.controlplane import audit
 from devtools.controlplane.binaries import Binaries, locate
 from devtools.controlplane.pki import ClusterPki, create_cluster_pki
 from devtools.controlplane.processes import ManagedProcess, free_port, port_is_bound
@@ -44,6 +45,8 @@ class LocalCluster:
         self.apiserver_port = free_port()
         self.server = f"https://127.0.0.1:{self.apiserver_port}"
         self.kubeconfig = workdir / "kubeconfig"
+        self.audit_log = workdir / "audit.log"
+        """Every API request, as the API server saw it (see :mod:`.audit`)."""
         self.pki: ClusterPki | None = None
 
     @property
@@ -173,6 +176,10 @@ class LocalCluster:
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--authorization-mode=RBAC",
                 "--allow-privileged=true",
+                f"--audit-policy-file={audit.write_policy(self.workdir / 'audit-policy.json')}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
                 "--profiling=false",
                 "--v=1",
             ],

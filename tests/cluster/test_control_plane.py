@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from devtools.controlplane import audit
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.nodes import FARGATE_KEY
@@ -177,6 +178,41 @@ def test_a_pod_bound_token_with_limited_rbac_gets_403_outside_its_grant(
         with pytest.raises(ApiException) as denied:
             attempt()
         assert denied.value.status == 403
+
+
+def test_the_api_server_counts_each_request_of_a_pod_bound_token_under_its_pod(
+    cluster: LocalCluster, kube: Kube, namespace: str, tmp_path: Any
+) -> None:
+    kube.core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "counted"},
+            "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
+        },
+    )
+    as_pod = client.CoreV1Api(
+        _client_with_token(
+            cluster, pod_bound_token(kube.api, namespace, "default", "counted"), tmp_path
+        )
+    )
+
+    for _ in range(3):
+        with pytest.raises(ApiException):
+            as_pod.list_namespaced_secret(namespace)
+
+    seen = wait_for(
+        lambda: (
+            found
+            if len(found := [r for r in audit.read(cluster.audit_log) if r.pod == "counted"]) >= 3
+            else None
+        ),
+        10,
+        "three audited requests",
+    )
+    assert len(seen) == 3
+    assert {(r.user, r.verb, r.code) for r in seen} == {
+        (f"system:serviceaccount:{namespace}:default", "list", 403)
+    }
 
 
 def _client_with_token(cluster: LocalCluster, token: str, tmp_path: Any) -> client.ApiClient:
