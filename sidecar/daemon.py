@@ -58,14 +58,17 @@ class Memory:
     """What the loop remembers between ticks; all of it can be rebuilt from one read."""
 
     view: DeploymentView | None = None
-    handled: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)
+    handled: set[tuple[str, str, str, str]] = dataclasses.field(default_factory=set)
+    """Signals already decided on, so a lasting notice is not re-read every poll."""
     wake_at: datetime | None = None
     health: health.Verdict | None = None
     failed_ticks: int = 0
 
 
-def _signal_key(signal: Interruption) -> tuple[str, str, str]:
-    return (signal.node, str(signal.source), str(signal.kind))
+def _signal_key(signal: Interruption) -> tuple[str, str, str, str]:
+    """One notice: a new one on the same node (a new deadline) is a new signal."""
+    deadline = signal.deadline.isoformat() if signal.deadline is not None else ""
+    return (signal.node, str(signal.source), str(signal.kind), deadline)
 
 
 class Daemon:
