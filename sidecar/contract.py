@@ -128,3 +128,39 @@ ENV_DEPLOYMENT: Final = ENV_PREFIX + "DEPLOYMENT"
 """The owning Deployment's name, resolved by the webhook at admission."""
 ENV_METRICS_PORT: Final = ENV_PREFIX + "METRICS_PORT"
 """Port of the sidecar's Prometheus metrics endpoint (0 disables it)."""
+
+
+# --- What the sidecar may do (RBAC), provisioned per Deployment by the webhook --------------
+
+
+def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
+    """The namespaced RBAC rules the sidecar of ``deployment`` needs, and nothing more.
+
+    Create cannot be limited by name in RBAC, so creating Leases is namespace-wide; the
+    admission policy shipped in deploy/ limits pod-bound tokens to this Deployment's Lease.
+    """
+    return [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": [deployment],
+            "verbs": ["get", "update", "patch"],
+        },
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease_name(deployment)],
+            "verbs": ["get", "update", "watch", "list"],
+        },
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    ]
+
+
+SIDECAR_NODE_RULES: Final[list[dict[str, object]]] = [
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+]
+"""Cluster-wide: the node source watches its own Node, health checks read the pods' Nodes and
+failback looks for Ready spot Nodes. RBAC cannot scope a watch to one Node by name."""

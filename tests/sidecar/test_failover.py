@@ -1,0 +1,90 @@
+"""The sidecar on the real control plane: sidecars as processes with pod-bound tokens, IMDS
+played by the simulator, the Deployment moved to Fargate and back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from devtools.controlplane import audit
+from devtools.controlplane.nodes import FARGATE_KEY
+from sidecar import contract
+from sidecar.contract import State
+from tests.sidecar.scenario import Scenario
+
+pytestmark = pytest.mark.cluster
+
+
+def _history(annotations: dict[str, str]) -> list[dict[str, Any]]:
+    return list(json.loads(annotations.get(contract.HISTORY, "[]")))
+
+
+def _transitions(annotations: dict[str, str]) -> list[tuple[str, str]]:
+    return [(entry["from"], entry["to"]) for entry in _history(annotations)]
+
+
+def _on_fargate(failover: Scenario, name: str) -> bool:
+    return all(n.startswith("fargate-") for n in failover.nodes_of(name))
+
+
+def test_a_notice_moves_the_deployment_to_fargate_with_exactly_one_patch(
+    failover: Scenario,
+) -> None:
+    failover.create("web", replicas=3)
+    node = failover.busiest_spot_node("web")
+
+    failover.imds.set_notice(node)
+
+    annotations = failover.wait_state("web", State.ON_FARGATE)
+    assert _transitions(annotations) == [("Watching", "Migrating"), ("Migrating", "OnFargate")]
+    assert annotations[contract.COMPUTE_TYPE] == "fargate"
+    failover.wait_rolled_out("web")
+    assert _on_fargate(failover, "web")
+    template = failover.read("web")["spec"]["template"]
+    assert template["metadata"]["labels"]["spot-failover/fargate"] == "true"
+    sidecar_writes = [
+        r
+        for r in audit.read(failover.cluster.audit_log)
+        if r.pod is not None and r.verb == "update" and "/deployments/web" in r.uri
+    ]
+    assert [r.code for r in sidecar_writes] == [200, 200]
+
+
+def test_a_deployment_fargate_cannot_run_is_refused_and_left_untouched(
+    failover: Scenario,
+) -> None:
+    def host_port(body: dict[str, Any]) -> None:
+        body["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+            {"containerPort": 8080, "hostPort": 8080}
+        ]
+
+    before = failover.create("legacy", replicas=1, tweak=host_port)
+    node = failover.busiest_spot_node("legacy")
+
+    failover.imds.set_notice(node)
+
+    annotations = failover.wait_state("legacy", State.FAILED)
+    assert "hostPort" in annotations[contract.MESSAGE]
+    after = failover.read("legacy")
+    assert after["spec"]["template"] == before["spec"]["template"]
+    assert FARGATE_KEY not in json.dumps(after["spec"]["template"])
+
+
+def test_failback_restores_the_original_scheduling_after_the_cooldown(
+    failover: Scenario,
+) -> None:
+    original = failover.create("api", replicas=2, annotations={contract.FAILBACK_AFTER: "3s"})
+    failover.imds.set_notice(failover.busiest_spot_node("api"))
+    failover.wait_state("api", State.ON_FARGATE)
+
+    annotations = failover.wait_state("api", State.WATCHING, timeout_s=90)
+
+    assert _transitions(annotations)[-2:] == [
+        ("OnFargate", "FailingBack"),
+        ("FailingBack", "Watching"),
+    ]
+    assert failover.read("api")["spec"]["template"] == original["spec"]["template"]
+    failover.wait_rolled_out("api")
+    assert not any(n.startswith("fargate-") for n in failover.nodes_of("api"))
