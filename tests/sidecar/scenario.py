@@ -86,7 +86,11 @@ class Scenario:
         )
         created = self.kube.apps.create_namespaced_deployment(self.namespace, body)
         self.wait_rolled_out(name)
-        self.runner.wait_running(replicas, timeout_s=60)
+        wait_for(
+            lambda: {p["metadata"]["name"] for p in self.pods(name)} <= set(self.runner.pods()),
+            60,
+            f"a running sidecar for every pod of {name}",
+        )
         return dict(self.kube.api.sanitize_for_serialization(created))
 
     def read(self, name: str) -> dict[str, Any]:
