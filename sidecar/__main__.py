@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
-from types import FrameType
 
 from pydantic import ValidationError
 
@@ -20,6 +17,7 @@ from sidecar.imds_source import ImdsSource
 from sidecar.metrics import Metrics
 from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
+from sidecar.shutdown import Shutdown
 
 log = logging.getLogger("sidecar")
 
@@ -64,14 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.node_source
         else None
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    shutdown = Shutdown()
+    shutdown.install()
 
     daemon_ref: list[Daemon] = []
     imds = None
@@ -89,17 +81,17 @@ def main(argv: list[str] | None = None) -> int:
             metrics,
             on_unreachable=lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
         )
-    daemon = Daemon(settings, kube, _now, metrics, imds=imds, nodes=nodes)
+    daemon = Daemon(settings, kube, _now, metrics, imds=imds, nodes=nodes, shutdown=shutdown)
     daemon_ref.append(daemon)
     if nodes is not None:
         nodes.start()
         nodes.wait_ready(NODE_SOURCE_READY_S)
     try:
-        return daemon.run(stop, once=args.once)
+        return daemon.run(once=args.once)
     finally:
         if nodes is not None:
             nodes.stop()
-        log.info("stopped")
+        log.info("stopped", extra={"signal": shutdown.signal_name})
 
 
 if __name__ == "__main__":

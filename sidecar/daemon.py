@@ -37,6 +37,7 @@ from sidecar.leadership import Leadership
 from sidecar.metrics import Metrics
 from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
+from sidecar.shutdown import Shutdown, ShutdownRequested
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Daemon:
         imds: ImdsSource | None,
         nodes: NodeSource | None,
         http: requests.Session | None = None,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.settings = settings
         self.policy = settings.policy()
@@ -95,10 +97,13 @@ class Daemon:
             kube, settings.pod_name, settings.lease_duration_s, metrics.lease_acquisitions.inc
         )
         self.memory = Memory()
+        self.shutdown = shutdown or Shutdown()
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, *, once: bool = False) -> int:
+    def run(self, stop: threading.Event | None = None, *, once: bool = False) -> int:
+        """Loop until stopped (0), or until failures repeat (1)."""
+        stop = stop or self.shutdown.requested
         try:
             while not stop.is_set():
                 self.step(stop)
@@ -108,9 +113,11 @@ class Daemon:
                     log.error("giving up after repeated failures", extra=self._context())
                     return 1
                 stop.wait(self._interval())
-            return 0
+        except ShutdownRequested:
+            log.info("stopped while waiting", extra=self._context())
         finally:
             self._release()
+        return 0
 
     def step(self, stop: threading.Event) -> None:
         """One tick: observe, and decide and act if there is anything to decide."""
@@ -191,7 +198,7 @@ class Daemon:
             decision = machine.decide(view, facts, self.policy, now)
             outcome = self._act(decision, view, now)
             if outcome is Outcome.WAIT_FOR_LEASE:
-                self.leader.wait_for_turn(self.clock(), stop.is_set)
+                self.leader.wait_for_turn(self.clock(), stop.is_set, self.shutdown.interruptible)
                 if self._released_in_settled_state() is not None:
                     break  # the leader finished and let go: nothing left for us
                 continue

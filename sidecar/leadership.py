@@ -14,8 +14,10 @@ to take over.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from sidecar import contract
@@ -107,7 +109,12 @@ class Leadership:
         except RetryLater as error:
             log.warning("lease release failed", extra={"lease": self.name, "error": str(error)})
 
-    def wait_for_turn(self, now: datetime, should_stop: Callable[[], bool]) -> None:
+    def wait_for_turn(
+        self,
+        now: datetime,
+        should_stop: Callable[[], bool],
+        interruptible: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
         """Watch the Lease until it is released, changes holder, or the holder's term ends.
 
         Renewals arrive as events and push the end of the term out; the watch itself is a
@@ -119,7 +126,8 @@ class Leadership:
         expires = record.expires_at or now
         timeout = max(1.0, (expires - now).total_seconds()) + 1
         holder = record.holder
-        for raw in self.kube.watch_lease(self.name, record.resource_version, timeout):
-            self._remember(raw)
-            if self.record is None or self.record.holder != holder or should_stop():
-                return
+        with interruptible():
+            for raw in self.kube.watch_lease(self.name, record.resource_version, timeout):
+                self._remember(raw)
+                if self.record is None or self.record.holder != holder or should_stop():
+                    return

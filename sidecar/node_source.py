@@ -51,8 +51,9 @@ class NodeSource:
         self._thread.start()
 
     def stop(self) -> None:
+        """Ask the thread to end; a watch blocked on the network ends with the process."""
         self._stop.set()
-        self._thread.join(timeout=2)
+        self._thread.join(timeout=0.1)
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Wait for the first read of the Node (or its failure)."""

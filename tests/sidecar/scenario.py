@@ -39,9 +39,12 @@ INJECTION = InjectionConfig(
 )
 
 
-def with_sidecar(template: Mapping[str, Any], name: str) -> dict[str, Any]:
+def with_sidecar(
+    template: Mapping[str, Any], name: str, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The pod template as the webhook would leave its pods (a template is a pod's shape)."""
-    injected = inject(template, name, {contract.ENABLED: "true"}, INJECTION)
+    config = dataclasses.replace(INJECTION, extra_env={**SIDECAR_ENV, **(env or {})})
+    injected = inject(template, name, {contract.ENABLED: "true"}, config)
     return injected.pod
 
 
@@ -59,13 +62,14 @@ class Scenario:
         replicas: int = 3,
         annotations: Mapping[str, str] | None = None,
         tweak: Any = None,
+        sidecar_env: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """An opted-in Deployment with the sidecar in its template; waits for its sidecars."""
         body = deployment(name, replicas=replicas)
         body["metadata"]["annotations"] = {contract.ENABLED: "true", **(annotations or {})}
         if tweak is not None:
             tweak(body)
-        body["spec"]["template"] = with_sidecar(body["spec"]["template"], name)
+        body["spec"]["template"] = with_sidecar(body["spec"]["template"], name, sidecar_env)
         self.kube.rbac.create_namespaced_role(
             self.namespace,
             {"metadata": {"name": f"sidecar-{name}"}, "rules": contract.sidecar_role_rules(name)},
@@ -126,6 +130,12 @@ class Scenario:
             )
 
         wait_for(done, timeout_s, f"{name} to roll out")
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = self.kube.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        return [dict(self.kube.api.sanitize_for_serialization(e)) for e in found.items]
 
     def pods(self, name: str) -> list[dict[str, Any]]:
         found = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"app={name}")
