@@ -15,12 +15,9 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.fargate_profile import FargateProfile, manifests
 from devtools.controlplane.kube import Kube, api_client
 from devtools.controlplane.nodes import fargate_node, spot_node
+from devtools.scenario import FARGATE_LABELS, FARGATE_NODES, SPOT_NODES
 
-FARGATE_LABELS = {"spot-failover/fargate": "true"}
-"""Labels the test Fargate profile selects on (the sidecar's default Fargate labels)."""
-
-SPOT_NODES = tuple(f"spot-{i}" for i in range(3))
-FARGATE_NODES = tuple(f"fargate-ip-10-0-9-{i}" for i in range(3))
+__all__ = ["FARGATE_LABELS", "FARGATE_NODES", "SPOT_NODES"]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from devtools.controlplane.kube import Kube
 from devtools.controlplane.nodes import FARGATE_KEY
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
-from tests.cluster.workloads import deployment
+from devtools.scenario import deployment
 from tests.conftest import FARGATE_LABELS
 
 pytestmark = pytest.mark.cluster

@@ -10,9 +10,9 @@ import pytest
 
 from devtools.controlplane import audit
 from devtools.controlplane.nodes import FARGATE_KEY
+from devtools.scenario import Scenario
 from sidecar import contract
 from sidecar.contract import State
-from tests.sidecar.scenario import Scenario
 
 pytestmark = pytest.mark.cluster
 

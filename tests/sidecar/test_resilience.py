@@ -11,9 +11,9 @@ import pytest
 
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
+from devtools.scenario import Scenario
 from sidecar import contract
 from sidecar.contract import State
-from tests.sidecar.scenario import Scenario
 
 pytestmark = pytest.mark.cluster
 

@@ -9,10 +9,10 @@ import pytest
 
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import FaultKind
+from devtools.scenario import Scenario
 from sidecar import contract
 from sidecar.contract import State
 from tests.conftest import SPOT_NODES
-from tests.sidecar.scenario import Scenario
 
 pytestmark = pytest.mark.cluster
 

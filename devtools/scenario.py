@@ -1,9 +1,11 @@
-"""A failover scenario on the local control plane: an opted-in Deployment whose template carries
-exactly the sidecar the webhook injects, sidecars running as processes with pod-bound tokens,
-and an IMDS simulator playing every spot node."""
+"""A failover scenario on the local control plane (development tooling, shared by the tests,
+the benchmarks and the demo): an opted-in Deployment whose template carries exactly the sidecar
+the webhook injects, sidecars running as processes with pod-bound tokens and the RBAC the webhook
+provisions, and an IMDS simulator playing every spot node."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import sys
@@ -17,9 +19,44 @@ from devtools.controlplane.podrunner import PodRunner
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import ImdsSimulator
 from sidecar import contract
-from tests.cluster.workloads import deployment
-from tests.conftest import SPOT_NODES
 from webhook.injection import InjectionConfig, inject
+
+SPOT_NODES = tuple(f"spot-{i}" for i in range(3))
+FARGATE_NODES = tuple(f"fargate-ip-10-0-9-{i}" for i in range(3))
+FARGATE_LABELS = {"spot-failover/fargate": "true"}
+"""Labels the local Fargate profile stand-in selects on (the sidecar's default)."""
+
+
+def deployment(name: str, replicas: int = 3) -> dict[str, Any]:
+    """A small Deployment whose pods kwok reports Running and Ready; rolling updates never
+    drop below the desired replicas (maxUnavailable 0)."""
+    selector = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": dict(selector)},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.example/app:1.0",
+                            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
 
 SIDECAR_ENV = {
     "SPOT_FAILOVER_POLL_INTERVAL_S": "1",
@@ -162,9 +199,44 @@ def sidecar_program() -> list[str]:
     return [sys.executable, "-m", "sidecar"]
 
 
+def sidecar_node_rbac(kube: Kube, namespace: str, cluster_role: str) -> str:
+    """Bind the shared node-reading ClusterRole to the namespace's default ServiceAccount."""
+    binding = f"sidecar-nodes-{namespace}"
+    kube.rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": binding},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": cluster_role,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
+        }
+    )
+    return binding
+
+
+def node_cluster_role(kube: Kube, name: str = "spot-failover-sidecar-nodes-local") -> str:
+    """The shared ClusterRole that lets sidecars read Nodes (deploy/ ships the same rules)."""
+    kube.apply(
+        [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": name},
+                "rules": contract.SIDECAR_NODE_RULES,
+            }
+        ]
+    )
+    return name
+
+
+@contextlib.contextmanager
 def scenario(
     cluster: LocalCluster, kube: Kube, namespace: str, log_dir: Path
 ) -> Iterator[Scenario]:
+    """IMDS simulator, node RBAC and a pod runner for ``namespace``; all stopped on exit."""
+    binding = sidecar_node_rbac(kube, namespace, node_cluster_role(kube))
     with ImdsSimulator(SPOT_NODES) as imds:
         runner = PodRunner(
             cluster,
@@ -174,5 +246,8 @@ def scenario(
             log_dir=log_dir,
             node_env=lambda node: {"SPOT_FAILOVER_IMDS_URL": imds.base_url(node)},
         )
-        with runner:
-            yield Scenario(cluster, kube, namespace, imds, runner)
+        try:
+            with runner:
+                yield Scenario(cluster, kube, namespace, imds, runner)
+        finally:
+            kube.rbac.delete_cluster_role_binding(binding)
