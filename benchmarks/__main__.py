@@ -1,0 +1,51 @@
+"""``make bench``: run the benchmarks on a fresh local control plane, merge the figures into
+``benchmarks/results/latest.json`` and regenerate ``BENCHMARKS.md``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from benchmarks import migration_load, notice_to_patch, report, results, sidecar_idle
+from benchmarks.session import control_plane, failover
+
+SUITES = ("idle", "notice", "load")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--only", default=",".join(SUITES), help=f"comma list of {SUITES}")
+    parser.add_argument("--trials", type=int, default=10, help="notice→patch trials per setting")
+    args = parser.parse_args(argv)
+    chosen = set(args.only.split(","))
+    logging.basicConfig(level=logging.WARNING)
+    figures: dict[str, float] = {}
+    began = time.monotonic()
+    with control_plane() as (cluster, kube, work):
+        if "idle" in chosen:
+            with failover(cluster, kube, work) as running:
+                figures |= sidecar_idle.run(running)
+            print("idle:", figures, flush=True)
+        if "notice" in chosen:
+            for replicas in (1, 10, 50):
+                for poll_s in (1.0, 2.0):
+                    with failover(cluster, kube, work) as running:
+                        samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
+                    key = f"n{replicas}_poll{poll_s:.0f}s"
+                    figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
+                    figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
+                    print(key, sorted(round(s, 3) for s in samples), flush=True)
+        if "load" in chosen:
+            with failover(cluster, kube, work) as running:
+                figures |= migration_load.run(running)
+            print("load:", figures, flush=True)
+    merged = results.merge(figures)
+    report.write(merged, seconds=time.monotonic() - began)
+    print(f"wrote {results.RESULTS} and BENCHMARKS.md", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

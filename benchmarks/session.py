@@ -1,0 +1,39 @@
+"""One local control plane for a benchmark run, with the nodes and namespaces the tests use."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from devtools.controlplane.cluster import LocalCluster
+from devtools.controlplane.fargate_profile import FargateProfile
+from devtools.controlplane.kube import Kube, api_client
+from devtools.controlplane.nodes import fargate_node, spot_node
+from devtools.scenario import FARGATE_LABELS, FARGATE_NODES, SPOT_NODES, Scenario, scenario
+
+
+@contextlib.contextmanager
+def control_plane() -> Iterator[tuple[LocalCluster, Kube, Path]]:
+    with tempfile.TemporaryDirectory(prefix="spot-failover-bench-") as tmp:
+        work = Path(tmp)
+        with LocalCluster(work / "cluster") as cluster:
+            kube = Kube(api_client(cluster))
+            kube.apply([spot_node(n) for n in SPOT_NODES])
+            kube.apply([fargate_node(n) for n in FARGATE_NODES])
+            yield cluster, kube, work
+
+
+@contextlib.contextmanager
+def failover(cluster: LocalCluster, kube: Kube, work: Path) -> Iterator[Scenario]:
+    """A fresh namespace with the Fargate profile stand-in and sidecars run for its pods."""
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    kube.create_namespace(namespace)
+    kube.install_fargate_profile(FargateProfile(namespace, namespace, FARGATE_LABELS))
+    try:
+        with scenario(cluster, kube, namespace, work / namespace) as running:
+            yield running
+    finally:
+        kube.delete_namespace(namespace)
