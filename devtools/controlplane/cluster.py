@@ -89,8 +89,11 @@ class LocalCluster:
         atexit.unregister(self.stop)
 
     def restart_apiserver(self, down_s: float = 0.0) -> None:
-        """Stop the API server, wait ``down_s``, start it again on the same port."""
-        self.processes.pop("kube-apiserver").stop()
+        """Stop the API server, wait ``down_s``, start it again on the same port.
+
+        SIGKILL after 2 s: the test is about clients surviving an outage, not a graceful drain.
+        """
+        self.processes.pop("kube-apiserver").stop(grace_s=2.0)
         wait_for(
             lambda: not port_is_bound(self.apiserver_port), 30, "the API server port to be free"
         )

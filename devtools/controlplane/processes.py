@@ -22,11 +22,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+"""Resolved once in the parent: between fork and exec the child must not spawn anything."""
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """Ask the kernel to SIGKILL the child when the *thread* that started it exits."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     # The parent may already be gone between fork and prctl.
     if os.getppid() == 1:
         os._exit(1)
@@ -74,7 +76,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the harness is single-threaded here
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - async-signal-safe: one prctl call
         )
         log.debug("started", extra={"child": name, "pid": self.popen.pid})
 
