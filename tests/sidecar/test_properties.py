@@ -29,12 +29,16 @@ def test_every_log_line_is_one_json_object_with_every_field(
     message: str, fields: dict[str, Any]
 ) -> None:
     stream = io.StringIO()
-    logs.configure("INFO", program="spot-failover-sidecar")
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-
-    logging.getLogger("sidecar.test").warning(message, extra=fields)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("INFO", program="spot-failover-sidecar")
+        handler = root.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+        logging.getLogger("sidecar.test").warning(message, extra=fields)
+    finally:
+        root.handlers[:], root.level = saved
 
     (line,) = stream.getvalue().splitlines()
     record = json.loads(line)
