@@ -3,6 +3,8 @@
 #   make test     ruff, mypy (strict), import contracts and the whole pytest suite on a real
 #                 local control plane
 #   make cluster  start that control plane by hand and print its kubeconfig path
+#   make demo     a whole failover on the local control plane, told as a timeline
+#                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable for the others)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
 #   make binaries build (or find) the control-plane binaries and print where they are
 #
@@ -51,6 +53,9 @@ cluster: sync binaries
 
 bench: sync binaries
 	$(RUN) python -m benchmarks
+
+demo: sync binaries
+	$(RUN) python -m devtools.demo $(if $(SCENARIO),--scenario $(SCENARIO))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cluster
