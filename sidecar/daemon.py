@@ -198,7 +198,7 @@ class Daemon:
             decision = machine.decide(view, facts, self.policy, now)
             outcome = self._act(decision, view, now)
             if outcome is Outcome.WAIT_FOR_LEASE:
-                self.leader.wait_for_turn(self.clock(), stop.is_set, self.shutdown.interruptible)
+                self.leader.wait_for_turn(self.clock, stop.is_set, self.shutdown.interruptible)
                 if self._released_in_settled_state() is not None:
                     break  # the leader finished and let go: nothing left for us
                 continue
@@ -236,7 +236,8 @@ class Daemon:
         for action in decision.actions:
             match action:
                 case actions.AcquireLease():
-                    if self.leader.acquire(now, view.state):
+                    # Mid-move the Lease exists: wait on it rather than try to create it.
+                    if self.leader.acquire(now, view.state, create=view.state not in UNFINISHED):
                         return Outcome.AGAIN
                     return Outcome.WAIT_FOR_LEASE
                 case actions.CheckHealth():

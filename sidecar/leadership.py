@@ -29,6 +29,9 @@ from sidecar.core.lease import LeaseRecord
 
 log = logging.getLogger(__name__)
 
+WATCH_SECONDS = 300
+"""Server-side limit of one Lease watch; renewals usually keep it busy until the move ends."""
+
 
 class Leadership:
     """This sidecar's view of its Deployment's Lease."""
@@ -44,6 +47,8 @@ class Leadership:
         self.stamped_state: State | None = None
         """The Deployment state the last seen write of the Lease was stamped with."""
         self._on_acquired = on_acquired or (lambda: None)
+        self._absent = False
+        """A watch from the current state saw no Lease at all: creating it is allowed."""
 
     def margin(self) -> timedelta:
         """Stop acting this long before the term ends, so a successor never overlaps."""
@@ -66,12 +71,16 @@ class Leadership:
         else:
             self._remember(raw)
 
-    def acquire(self, now: datetime, state: State) -> bool:
+    def acquire(self, now: datetime, state: State, *, create: bool = True) -> bool:
         """Acquire, renew or take over if the record allows; ``True`` if we hold it now.
 
         Without a record the first try is a blind create (the Lease usually does not exist
-        yet when a notice arrives), so the winner spends one request and a loser two.
+        yet when a notice arrives), so the winner spends one request and a loser two. With
+        ``create=False`` (a move is under way, so the Lease exists) an unknown record is only
+        waited on, never created.
         """
+        if self.record is None and not (create or self._absent):
+            return False
         was_holder = self.holds(now)
         decision = lease.decide(self.record, self.me, now, self.duration_s)
         stamp = {contract.STATE: str(state)}
@@ -87,7 +96,7 @@ class Leadership:
                 case lease.Wait():
                     return False
         except Conflict:
-            self.refresh()
+            self.record, self.stamped_state = None, None  # the watch will tell what won
             return False
         if not was_holder:
             log.info("lease acquired", extra={"lease": self.name, "holder": self.me})
@@ -111,23 +120,33 @@ class Leadership:
 
     def wait_for_turn(
         self,
-        now: datetime,
+        clock: Callable[[], datetime],
         should_stop: Callable[[], bool],
         interruptible: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
-        """Watch the Lease until it is released, changes holder, or the holder's term ends.
+        """Watch the Lease until it is free (released or expired), or found not to exist.
 
-        Renewals arrive as events and push the end of the term out; the watch itself is a
-        single request per term.
+        One watch request lasts as long as the holder keeps renewing: each renewal is an event,
+        and a silence longer than the term (the read timeout) means the holder is gone.
+        Without a record the watch starts from the Lease's current state.
         """
-        record = self.record
-        if record is None or record.resource_version is None:
-            return
-        expires = record.expires_at or now
-        timeout = max(1.0, (expires - now).total_seconds()) + 1
-        holder = record.holder
+        self._absent = False
         with interruptible():
-            for raw in self.kube.watch_lease(self.name, record.resource_version, timeout):
-                self._remember(raw)
-                if self.record is None or self.record.holder != holder or should_stop():
+            while not should_stop():
+                version = self.record.resource_version if self.record is not None else None
+                seen = 0
+                for raw in self.kube.watch_lease(
+                    self.name, version, WATCH_SECONDS, quiet_s=self.duration_s + 2.0
+                ):
+                    seen += 1
+                    self._remember(raw)
+                    if self._free(clock()) or should_stop():
+                        return
+                if self.record is None and seen == 0:
+                    self._absent = True  # no Lease at all: the next acquire may create it
                     return
+                if self._free(clock()):
+                    return
+
+    def _free(self, now: datetime) -> bool:
+        return self.record is not None and self.record.is_free(now)

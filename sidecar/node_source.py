@@ -1,8 +1,9 @@
-"""The node signal source: this sidecar's own Node, read once and then watched.
+"""The node signal source: this sidecar's own Node, watched.
 
 For clusters where IMDS is unreachable, and on Fargate (no IMDS), the Node is where an
 interruption shows: taints from the node termination handler or Karpenter, or a deletion. One
-long watch (an hour per request) is all the API traffic an idle sidecar makes.
+long watch (an hour per request, starting with the Node's current state) is all the API traffic
+an idle sidecar makes.
 """
 
 from __future__ import annotations
@@ -81,14 +82,12 @@ class NodeSource:
         failures = 0
         while not self._stop.is_set():
             try:
-                node = self.kube.get_node(self.node_name)
-                self._set(node)
-                self._ready.set()
-                failures = 0
-                version = str((node.get("metadata") or {}).get("resourceVersion", ""))
                 timeout = WATCH_SECONDS + random.uniform(0, 60)  # noqa: S311 - jitter only
-                for changed in self.kube.watch_node(self.node_name, version, timeout):
-                    self._set(changed)
+                # Without a resourceVersion the watch starts with the Node as it is now.
+                for node in self.kube.watch_node(self.node_name, timeout):
+                    self._set(node)
+                    self._ready.set()
+                    failures = 0
                     if self._stop.is_set():
                         return
             except ApiError as error:

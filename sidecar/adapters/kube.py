@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import client, config, watch
 
 from sidecar.adapters.errors import ApiError, NotFound, translate
@@ -163,8 +164,11 @@ class Kube:
             body,
         )
 
-    def watch_lease(self, name: str, resource_version: str, timeout_s: float) -> Iterator[JSON]:
-        """Lease objects as they change after ``resource_version``, for up to ``timeout_s``."""
+    def watch_lease(
+        self, name: str, resource_version: str | None, timeout_s: float, quiet_s: float
+    ) -> Iterator[JSON]:
+        """The Lease as it changes after ``resource_version`` (``None``: its current state
+        first), until ``timeout_s`` or until no change came for ``quiet_s``."""
         yield from self._watch(
             f"watch lease {name}",
             self._coordination.list_namespaced_lease,
@@ -172,6 +176,7 @@ class Kube:
             field_selector=f"metadata.name={name}",
             resource_version=resource_version,
             timeout_seconds=max(1, int(timeout_s)),
+            _request_timeout=(self.timeout_s, quiet_s),
         )
 
     # --- Nodes ------------------------------------------------------------------------------
@@ -183,19 +188,20 @@ class Kube:
         found = self._call("list nodes", self._core.list_node, label_selector=selector)
         return list(found.get("items") or [])
 
-    def watch_node(self, name: str, resource_version: str, timeout_s: float) -> Iterator[JSON]:
-        """The Node ``name`` as it changes after ``resource_version``, for up to ``timeout_s``."""
+    def watch_node(self, name: str, timeout_s: float) -> Iterator[JSON]:
+        """The Node ``name``, its current state first, then as it changes, for ``timeout_s``."""
         yield from self._watch(
             f"watch node {name}",
             self._core.list_node,
             field_selector=f"metadata.name={name}",
-            resource_version=resource_version,
             timeout_seconds=max(1, int(timeout_s)),
         )
 
     def _watch(
         self, operation: str, call: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Iterator[JSON]:
+        """One watch request; it ends at the server's timeout, or quietly when the read timeout
+        passes without an event."""
         self._on_request("watch")
         stream = watch.Watch()
         try:
@@ -206,6 +212,8 @@ class Kube:
                 yield dict(event["raw_object"])
         except ApiError:
             raise
+        except urllib3.exceptions.ReadTimeoutError:
+            return  # nothing changed for the whole read timeout: the caller decides what that means
         except Exception as error:
             raise translate(error, operation) from error
         finally:
