@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
 from devtools.scenario import Scenario
 from sidecar.contract import State
@@ -19,7 +20,7 @@ QUIET_S = 10.0
 
 def run(failover: Scenario, replicas: int = 50) -> dict[str, float]:
     name = f"load-n{replicas}"
-    failover.create(name, replicas=replicas)
+    failover.create(name, replicas=replicas, sidecar_env=PRODUCTION_TIMINGS)
     started = datetime.now(UTC)
     failover.imds.set_notice(failover.busiest_spot_node(name))
     failover.wait_state(name, State.ON_FARGATE, timeout_s=300)

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario
@@ -58,9 +59,8 @@ def _reset(failover: Scenario, name: str, original: dict[str, Any]) -> None:
 
 def run(failover: Scenario, replicas: int, poll_s: float, trials: int) -> list[float]:
     name = f"notice-n{replicas}"
-    failover.create(
-        name, replicas=replicas, sidecar_env={"SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)}
-    )
+    env = {**PRODUCTION_TIMINGS, "SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)}
+    failover.create(name, replicas=replicas, sidecar_env=env)
     failover.kube.apps.patch_namespaced_deployment(
         name, failover.namespace, {"spec": {"paused": True}}
     )

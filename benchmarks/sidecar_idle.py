@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
 from devtools.scenario import Scenario
 
@@ -32,7 +33,8 @@ def _rss_mib(pid: int) -> float:
 
 
 def run(failover: Scenario, poll_s: float = 2.0) -> dict[str, float]:
-    failover.create("idle", replicas=1, sidecar_env={"SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)})
+    env = {**PRODUCTION_TIMINGS, "SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)}
+    failover.create("idle", replicas=1, sidecar_env=env)
     (pod,) = (p["metadata"]["name"] for p in failover.pods("idle"))
     node = failover.pods("idle")[0]["spec"]["nodeName"]
     pid = failover.runner.process(pod).pid
