@@ -1,0 +1,154 @@
+"""A real webhook, run in-process on 127.0.0.1 against the local control plane.
+
+The webhook runs exactly as in a pod (kopf, the HTTPS server, the controller, the reporter) in
+its own thread and event loop, with a serving certificate for 127.0.0.1 from a throwaway CA.
+The API server reaches it through a MutatingWebhookConfiguration made from the shipped one
+(deploy/), with ``clientConfig.url`` and ``caBundle`` instead of the Service, and a
+namespaceSelector narrowed to the test's namespace so that no other test's pods are affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from devtools.controlplane import pki
+from devtools.controlplane.processes import free_port
+from devtools.controlplane.waiting import wait_for
+from webhook.app import Webhook
+from webhook.kube import load_api_client
+from webhook.server import PATH
+from webhook.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+SIDECAR_IMAGE = "registry.example/spot-failover/sidecar:test"
+
+
+@dataclasses.dataclass
+class Tls:
+    """A CA and a serving certificate for 127.0.0.1, in files the webhook reads."""
+
+    directory: Path
+    ca: pki.KeyPair
+    ca_key: ec.EllipticCurvePrivateKey
+    serving: pki.KeyPair
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.ca.cert.read_bytes()
+
+    def serial(self) -> int:
+        return x509.load_pem_x509_certificate(self.serving.cert.read_bytes()).serial_number
+
+    def rotate(self) -> int:
+        """Issue a new serving certificate from the same CA and swap it in, as a Secret
+        volume update does (each file replaced at once); return its serial number."""
+        fresh = pki.issue(
+            self.directory, self.ca, self.ca_key, "next", common_name="127.0.0.1",
+            server=True, hosts=("127.0.0.1",),
+        )  # fmt: skip
+        fresh.key.replace(self.serving.key)
+        fresh.cert.replace(self.serving.cert)
+        return self.serial()
+
+
+def make_tls(directory: Path) -> Tls:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = pki.create_ca(directory, "webhook-test-ca")
+    serving = pki.issue(
+        directory, ca, ca_key, "serving", common_name="127.0.0.1", server=True, hosts=("127.0.0.1",)
+    )
+    return Tls(directory, ca, ca_key, serving)
+
+
+def settings(tls: Tls, kubeconfig: Path, namespace: str, **overrides: Any) -> Settings:
+    """Settings for a webhook that watches only ``namespace``, with test-speed intervals."""
+    values: dict[str, Any] = {
+        "sidecar_image": SIDECAR_IMAGE,
+        "sidecar_version": "test",
+        "listen_address": "127.0.0.1",
+        "port": free_port(),
+        "health_port": free_port(),
+        "tls_cert_file": tls.serving.cert,
+        "tls_key_file": tls.serving.key,
+        "tls_reload_interval_s": 0.2,
+        "watch_namespaces": frozenset({namespace}),
+        "report_interval_s": 0.5,
+        "resync_interval_s": 1.0,
+        "kubeconfig": kubeconfig,
+        "log_level": "DEBUG",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class RunningWebhook:
+    """A :class:`Webhook` in a thread of its own; a context manager that starts and stops it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.webhook = Webhook(settings, load_api_client(settings.kubeconfig), instance="test")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
+        self.error: BaseException | None = None
+        self.health_url = f"http://127.0.0.1:{settings.health_port}"
+        self.url = f"https://127.0.0.1:{settings.port}{PATH}"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.webhook.run(stop_flag=self._stop))
+        except BaseException as error:  # reported by stop() and by the readiness wait
+            self.error = error
+
+    def __enter__(self) -> RunningWebhook:
+        self._thread.start()
+        with requests.Session() as session:
+            session.trust_env = False
+            wait_for(lambda: self._ready(session), 60, "the webhook to be ready")
+        return self
+
+    def _ready(self, session: requests.Session) -> bool:
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the webhook exited: {self.error!r}")
+        try:
+            return session.get(f"{self.health_url}/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        if self._thread.is_alive():
+            raise RuntimeError("the webhook did not stop within 60 s")
+        if self.error is not None:
+            raise RuntimeError("the webhook failed") from self.error
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.webhook.metrics.registry.get_sample_value(name, labels)
+        return value or 0.0
+
+
+def shipped(path: str) -> list[dict[str, Any]]:
+    """The documents of a file in deploy/."""
+    return [doc for doc in yaml.safe_load_all((DEPLOY / path).read_text()) if doc]
+
+
+def webhook_configuration(name: str, namespace: str, url: str, ca_pem: bytes) -> dict[str, Any]:
+    """The shipped MutatingWebhookConfiguration, pointed at ``url`` and limited to ``namespace``."""
+    (manifest,) = shipped("base/mutatingwebhookconfiguration.yaml")
+    manifest = copy.deepcopy(manifest)
+    manifest["metadata"]["name"] = name
+    for hook in manifest["webhooks"]:
+        hook["clientConfig"] = {"url": url, "caBundle": base64.b64encode(ca_pem).decode()}
+        hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    return manifest

@@ -1,0 +1,95 @@
+"""``spot-failover-webhook``: serve admission reviews and provision sidecar RBAC (``serve``, the
+default), or make the webhook's certificates once (``bootstrap-certs``, run by a Job)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from webhook import logs
+from webhook.app import Webhook
+from webhook.certs import Names, bootstrap
+from webhook.errors import ApiError, CertificateError
+from webhook.kube import load_api_client
+from webhook.settings import Settings, env_name
+
+PROGRAM = "spot-failover-webhook"
+log = logging.getLogger("webhook")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = "_".join(str(part) for part in problem["loc"])
+            print(f"{PROGRAM}: {env_name(field)}: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve() -> int:
+    settings = _settings_or_exit()
+    logs.configure(settings.log_level, program=PROGRAM)
+    log.info("starting", extra={"settings": settings.printable()})
+    try:
+        webhook = Webhook(settings, load_api_client(settings.kubeconfig))
+    except CertificateError as error:
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
+        return 2
+    asyncio.run(webhook.run())
+    return 0
+
+
+def bootstrap_certs(args: argparse.Namespace) -> int:
+    logs.configure("INFO", program=PROGRAM)
+    names = Names(
+        namespace=args.namespace,
+        service=args.service,
+        ca_secret=args.ca_secret,
+        tls_secret=args.tls_secret,
+        webhook_configuration=args.webhook_configuration,
+    )
+    api = load_api_client(args.kubeconfig)
+    try:
+        changes = bootstrap(api, names, dt.datetime.now(dt.UTC))
+    except ApiError as error:
+        log.error("certificate bootstrap failed", extra={"error": str(error)})
+        return 1
+    finally:
+        api.close()
+    log.info("certificates are in place", extra={"changes": changes})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser(
+        "serve", help="run the webhook (the default); settings from the environment"
+    )
+    certs = commands.add_parser(
+        "bootstrap-certs",
+        help="create or renew the CA and serving certificate Secrets and the caBundle",
+    )
+    defaults = Names()
+    certs.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", defaults.namespace))
+    certs.add_argument("--service", default=defaults.service)
+    certs.add_argument("--ca-secret", default=defaults.ca_secret)
+    certs.add_argument("--tls-secret", default=defaults.tls_secret)
+    certs.add_argument("--webhook-configuration", default=defaults.webhook_configuration)
+    certs.add_argument("--kubeconfig", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.command == "bootstrap-certs":
+        return bootstrap_certs(args)
+    return serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The RBAC objects an opted-in Deployment's sidecars need, as plain manifests (pure).
+
+The sidecar runs with its pod's ServiceAccount. For each opted-in Deployment the controller
+provisions:
+
+* a **Role** ``spot-failover-sidecar-<deployment>`` with exactly
+  :func:`sidecar.contract.sidecar_role_rules`: get/update/patch on *that* Deployment and
+  get/update/watch/list on *its* Lease (both by ``resourceNames``), list ReplicaSets and pods,
+  create Leases and Events. RBAC cannot limit ``create`` by name, so Lease creation is
+  namespace-wide; see the README's RBAC section for what that exposes;
+* a **RoleBinding** of the same name, to the Deployment's ServiceAccount;
+* a **ClusterRoleBinding** ``spot-failover-sidecar-nodes.<namespace>.<serviceaccount>`` of the
+  shared ClusterRole ``spot-failover-sidecar-nodes`` (deploy/), for read access to Nodes. Nodes
+  are cluster-scoped, so this read access is cluster-wide, and RBAC cannot narrow a watch to
+  one Node by name. It is per ServiceAccount, not per Deployment: several Deployments may share
+  one account, and the binding stays while any of them is opted in.
+
+Role and RoleBinding carry an ownerReference to their Deployment, so Kubernetes' garbage
+collector removes them with it even if the webhook is down; a cluster-scoped binding cannot be
+owned by a namespaced object, so the controller removes ClusterRoleBindings itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from sidecar import contract
+from webhook.owners import DeploymentFacts
+
+NODES_CLUSTER_ROLE: Final = "spot-failover-sidecar-nodes"
+"""The shared ClusterRole shipped in deploy/ (``contract.SIDECAR_NODE_RULES``)."""
+
+ROLE_PREFIX: Final = "spot-failover-sidecar-"
+NODE_BINDING_PREFIX: Final = "spot-failover-sidecar-nodes."
+COMPONENT_LABEL: Final = "app.kubernetes.io/component"
+COMPONENT_VALUE: Final = "sidecar-rbac"
+NAMESPACE_LABEL: Final = contract.PREFIX + "namespace"
+"""On ClusterRoleBindings: the namespace of the bound ServiceAccount (for listing by scope)."""
+DEPLOYMENT_ANNOTATION: Final = contract.PREFIX + "deployment"
+SERVICE_ACCOUNT_ANNOTATION: Final = contract.PREFIX + "service-account"
+
+MANAGED_SELECTOR: Final = (
+    f"{contract.MANAGED_BY_LABEL}={contract.MANAGED_BY_VALUE},{COMPONENT_LABEL}={COMPONENT_VALUE}"
+)
+"""Label selector of every object this module describes."""
+
+_MAX_NAME: Final = 253
+_RBAC_GROUP: Final = "rbac.authorization.k8s.io"
+
+Account = tuple[str, str]
+"""(namespace, ServiceAccount name)."""
+
+
+def bounded_name(name: str) -> str:
+    """``name``, or a truncated form with a hash suffix if it is longer than Kubernetes allows."""
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: _MAX_NAME - 11].rstrip('.-')}-{digest}"
+
+
+def role_name(deployment: str) -> str:
+    return bounded_name(ROLE_PREFIX + deployment)
+
+
+def node_binding_name(account: Account) -> str:
+    """Namespaces have no dots, so ``<namespace>.<account>`` is unambiguous."""
+    namespace, service_account = account
+    return bounded_name(f"{NODE_BINDING_PREFIX}{namespace}.{service_account}")
+
+
+def _labels() -> dict[str, str]:
+    return {contract.MANAGED_BY_LABEL: contract.MANAGED_BY_VALUE, COMPONENT_LABEL: COMPONENT_VALUE}
+
+
+def _metadata(deployment: DeploymentFacts) -> dict[str, Any]:
+    return {
+        "name": role_name(deployment.name),
+        "namespace": deployment.namespace,
+        "labels": _labels(),
+        "annotations": {DEPLOYMENT_ANNOTATION: deployment.name},
+        "ownerReferences": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": deployment.name,
+                "uid": deployment.uid,
+            }
+        ],
+    }
+
+
+def role(deployment: DeploymentFacts) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{_RBAC_GROUP}/v1",
+        "kind": "Role",
+        "metadata": _metadata(deployment),
+        "rules": contract.sidecar_role_rules(deployment.name),
+    }
+
+
+def role_binding(deployment: DeploymentFacts) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{_RBAC_GROUP}/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(deployment),
+        "roleRef": {"apiGroup": _RBAC_GROUP, "kind": "Role", "name": role_name(deployment.name)},
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": deployment.service_account,
+                "namespace": deployment.namespace,
+            }
+        ],
+    }
+
+
+def node_binding(account: Account) -> dict[str, Any]:
+    namespace, service_account = account
+    return {
+        "apiVersion": f"{_RBAC_GROUP}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {
+            "name": node_binding_name(account),
+            "labels": {**_labels(), NAMESPACE_LABEL: namespace},
+            "annotations": {SERVICE_ACCOUNT_ANNOTATION: f"{namespace}/{service_account}"},
+        },
+        "roleRef": {"apiGroup": _RBAC_GROUP, "kind": "ClusterRole", "name": NODES_CLUSTER_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def wants_rbac(deployment: DeploymentFacts, excluded_namespaces: frozenset[str]) -> bool:
+    """Opted in, not being deleted, and in a namespace whose pods get the sidecar at all."""
+    return deployment.opted_in and deployment.namespace not in excluded_namespaces
+
+
+def wanted_accounts(
+    deployments: Iterable[DeploymentFacts], excluded_namespaces: frozenset[str]
+) -> set[Account]:
+    """The ServiceAccounts that need the nodes binding: those of opted-in Deployments."""
+    return {
+        (d.namespace, d.service_account) for d in deployments if wants_rbac(d, excluded_namespaces)
+    }
+
+
+def fingerprint(manifests: Iterable[Mapping[str, Any]]) -> str:
+    """A stable digest of desired manifests, to skip re-applying what was applied already."""
+    text = json.dumps(list(manifests), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def account_of_binding(binding: Mapping[str, Any]) -> Account | None:
+    """The ServiceAccount a managed ClusterRoleBinding is for, from its subjects."""
+    subjects = binding.get("subjects")
+    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
+        return None
+    subject = subjects[0]
+    namespace, name = subject.get("namespace"), subject.get("name")
+    if subject.get("kind") != "ServiceAccount" or not namespace or not name:
+        return None
+    return str(namespace), str(name)
+
+
+def deployment_of_role(role_object: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, Deployment) a managed Role is for, from its metadata."""
+    meta = role_object.get("metadata")
+    if not isinstance(meta, Mapping):
+        return None
+    annotations = meta.get("annotations")
+    name = annotations.get(DEPLOYMENT_ANNOTATION) if isinstance(annotations, Mapping) else None
+    namespace = meta.get("namespace")
+    if not name or not namespace:
+        return None
+    return str(namespace), str(name)
