@@ -33,7 +33,7 @@ from sidecar.core.signals import Interruption
 from sidecar.core.steps import failback_due_at
 from sidecar.core.transitions import SETTLED
 from sidecar.imds_source import ImdsSource
-from sidecar.leadership import Leadership
+from sidecar.leadership import UNFINISHED, Leadership
 from sidecar.metrics import Metrics
 from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 MAX_FAILED_TICKS = 30
 MAX_DECISIONS_PER_TICK = 8
-UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
 SPOT_RECHECK_S = 30.0
 """Once failback is due, how often to look for spot capacity again."""
 
@@ -186,7 +185,7 @@ class Daemon:
             now = self.clock()
             view = DeploymentView.parse(self.kube.get_deployment())
             self.memory.view = view
-            if self.leader.holds(now) and view.state in UNFINISHED:
+            if self.leader.holds(now) and view.state in UNFINISHED and self.leader.renew_due(now):
                 self.leader.acquire(now, view.state)  # renew while working
             facts = Facts(
                 me=self.settings.pod_name,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -28,6 +30,10 @@ from sidecar.core import lease
 from sidecar.core.lease import LeaseRecord
 
 log = logging.getLogger(__name__)
+
+JITTER_S = 0.5
+"""Longest random pause before a waiter tries a free Lease."""
+UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
 
 WATCH_SECONDS = 300
 """Server-side limit of one Lease watch; renewals usually keep it busy until the move ends."""
@@ -140,13 +146,33 @@ class Leadership:
                 ):
                     seen += 1
                     self._remember(raw)
-                    if self._free(clock()) or should_stop():
+                    if should_stop() or (
+                        self._free(clock()) and self._still_free_after_jitter(clock)
+                    ):
                         return
                 if self.record is None and seen == 0:
                     self._absent = True  # no Lease at all: the next acquire may create it
                     return
-                if self._free(clock()):
+                if self._free(clock()) and self._still_free_after_jitter(clock):
                     return
+
+    def _still_free_after_jitter(self, clock: Callable[[], datetime]) -> bool:
+        """Let a random one of the waiters go first: after a short random pause, read the
+        Lease once; if someone took it meanwhile, keep waiting instead of racing (a released
+        Lease otherwise draws one doomed write from every waiter)."""
+        if self.stamped_state is not None and self.stamped_state not in UNFINISHED:
+            return True  # settled: nobody needs it, nothing to race for
+        time.sleep(random.uniform(0, JITTER_S))  # noqa: S311 - spreading, not secrecy
+        self.refresh()
+        return self.record is None or self.record.is_free(clock())
+
+    def renew_due(self, now: datetime) -> bool:
+        """Whether a third of the term has passed since the last renewal (client-go renews
+        far more often; a third leaves two chances before anyone may take over)."""
+        record = self.record
+        if record is None or record.renew_time is None:
+            return True
+        return now >= record.renew_time + timedelta(seconds=self.duration_s / 3)
 
     def _free(self, now: datetime) -> bool:
         return self.record is not None and self.record.is_free(now)
