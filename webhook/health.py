@@ -21,6 +21,7 @@ from collections.abc import Callable
 import aiohttp.web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from webhook import serving
 from webhook.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class HealthServer:
 
     async def stop(self) -> None:
         if self._runner is not None:
-            await self._runner.cleanup()
+            await serving.stop(self._runner)
             self._runner = None
 
     async def _healthz(self, _: aiohttp.web.Request) -> aiohttp.web.Response:

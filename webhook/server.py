@@ -26,7 +26,7 @@ from typing import Any, Final
 import aiohttp.web
 import kopf
 
-from webhook import review
+from webhook import review, serving
 from webhook.admission import INTERNAL_ERROR_WARNING
 from webhook.errors import MalformedReview
 from webhook.metrics import Metrics
@@ -80,7 +80,7 @@ class AdmissionServer:
             await asyncio.Event().wait()
         finally:
             self.listening.clear()
-            await runner.cleanup()
+            await serving.stop(runner)
 
     async def _handle(
         self, fn: kopf.WebhookFn, request: aiohttp.web.Request

@@ -148,7 +148,10 @@ def running_webhook(
 
 
 class admission_configured:  # noqa: N801 - used as a context manager, reads as a phrase
-    """Register ``running`` with the API server for ``namespace``; wait until it is called."""
+    """Register ``running`` with the API server for ``namespace``; wait until it is called.
+
+    The configuration is deleted on exit, whether or not ``running`` still runs.
+    """
 
     def __init__(self, kube: Kube, running: RunningWebhook, tls: Tls, namespace: str) -> None:
         self.kube = kube
@@ -161,17 +164,7 @@ class admission_configured:  # noqa: N801 - used as a context manager, reads as 
 
     def __enter__(self) -> None:
         self.kube.apply([self.manifest])
-        probe = f"probe-{uuid.uuid4().hex[:6]}"
-
-        def called() -> bool:
-            before = self.running.metric("spot_failover_webhook_skipped_total", reason="bare_pod")
-            self.kube.core.create_namespaced_pod(self.namespace, _bare_pod(probe), dry_run="All")
-            return (
-                self.running.metric("spot_failover_webhook_skipped_total", reason="bare_pod")
-                > before
-            )
-
-        wait_for(called, 30, "the API server to call the webhook")
+        wait_until_called(self.kube, self.running, self.namespace)
 
     def __exit__(self, *exc_info: object) -> None:
         try:
@@ -181,3 +174,16 @@ class admission_configured:  # noqa: N801 - used as a context manager, reads as 
         except ApiException as error:
             if error.status != 404:
                 raise
+
+
+def wait_until_called(kube: Kube, running: RunningWebhook, namespace: str) -> None:
+    """Dry-run a bare pod until the webhook counts it: the API server has loaded the config."""
+    probe = f"probe-{uuid.uuid4().hex[:6]}"
+    metric = "spot_failover_webhook_skipped_total"
+
+    def called() -> bool:
+        before = running.metric(metric, reason="bare_pod")
+        kube.core.create_namespaced_pod(namespace, _bare_pod(probe), dry_run="All")
+        return running.metric(metric, reason="bare_pod") > before
+
+    wait_for(called, 30, "the API server to call the webhook")

@@ -117,6 +117,9 @@ class RunningWebhook:
             wait_for(lambda: self._ready(session), 60, "the webhook to be ready")
         return self
 
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def _ready(self, session: requests.Session) -> bool:
         if not self._thread.is_alive():
             raise RuntimeError(f"the webhook exited: {self.error!r}")
@@ -125,7 +128,8 @@ class RunningWebhook:
         except requests.ConnectionError:
             return False
 
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> None:
+        """Stop the webhook and wait until it has (idempotent)."""
         self._stop.set()
         self._thread.join(timeout=60)
         if self._thread.is_alive():

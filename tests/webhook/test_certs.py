@@ -1,0 +1,124 @@
+"""The one-shot certificate job, run with exactly the rights deploy/certgen gives it."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from kubernetes import client, config
+
+from devtools.controlplane.cluster import LocalCluster
+from devtools.controlplane.kube import Kube
+from webhook.certs import Names, bootstrap, service_hosts
+
+from .harness import shipped
+
+pytestmark = pytest.mark.cluster
+
+ACCOUNT = "spot-failover-webhook-certgen"
+
+
+@pytest.fixture(scope="module")
+def names(kube: Kube) -> Iterator[Names]:
+    namespace = f"wh-certs-{uuid.uuid4().hex[:8]}"
+    kube.create_namespace(namespace)
+    yield Names(namespace=namespace)
+    kube.delete_namespace(namespace)
+
+
+@pytest.fixture(scope="module")
+def certgen_api(
+    cluster: LocalCluster, kube: Kube, names: Names, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[client.ApiClient]:
+    """The job's ServiceAccount with deploy/certgen's RBAC, and the webhook configuration it
+    writes (matching no namespace, so it affects nothing)."""
+    objects = copy.deepcopy(shipped("certgen/rbac.yaml"))
+    for obj in objects:
+        if obj["kind"] in {"ServiceAccount", "Role", "RoleBinding"}:
+            obj["metadata"]["namespace"] = names.namespace
+        for subject in obj.get("subjects", ()):
+            subject["namespace"] = names.namespace
+    (configuration,) = copy.deepcopy(shipped("base/mutatingwebhookconfiguration.yaml"))
+    for hook in configuration["webhooks"]:
+        hook["clientConfig"]["service"]["namespace"] = names.namespace
+        hook["namespaceSelector"] = {"matchLabels": {"spot-failover.test/never": "true"}}
+    cluster_scoped = [obj for obj in objects if obj["kind"].startswith("Cluster")]
+    kube.apply([*objects, configuration])
+    token = kube.core.create_namespaced_service_account_token(
+        ACCOUNT, names.namespace, {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    ).status.token
+    kubeconfig = cluster.kubeconfig_for_token(token, tmp_path_factory.mktemp("certgen") / "kc")
+    configuration_object = client.Configuration()
+    config.load_kube_config(str(Path(kubeconfig)), client_configuration=configuration_object)
+    api = client.ApiClient(configuration_object)
+    yield api
+    api.close()
+    for obj in [*cluster_scoped, configuration]:
+        kube.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).delete(
+            name=obj["metadata"]["name"]
+        )
+
+
+def secret(kube: Kube, names: Names, name: str) -> dict[str, bytes]:
+    data = kube.core.read_namespaced_secret(name, names.namespace).data
+    return {key: base64.b64decode(value) for key, value in data.items()}
+
+
+def ca_bundle(kube: Kube, names: Names) -> bytes:
+    hooks = kube.dynamic.resources.get(
+        api_version="admissionregistration.k8s.io/v1", kind="MutatingWebhookConfiguration"
+    ).get(name=names.webhook_configuration)["webhooks"]
+    (bundle,) = {hook["clientConfig"]["caBundle"] for hook in hooks}
+    return base64.b64decode(bundle)
+
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def test_the_job_makes_one_ca_a_serving_certificate_for_the_service_and_the_ca_bundle(
+    kube: Kube, names: Names, certgen_api: client.ApiClient
+) -> None:
+    changes = bootstrap(certgen_api, names, NOW)
+    assert len(changes) == 3
+    ca = secret(kube, names, names.ca_secret)
+    serving = secret(kube, names, names.tls_secret)
+    assert serving["ca.crt"] == ca["ca.crt"] == ca_bundle(kube, names)
+    cert = x509.load_pem_x509_certificate(serving["tls.crt"])
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca["ca.crt"]))
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    hosts = service_hosts(names.service, names.namespace)
+    assert set(sans.get_values_for_type(x509.DNSName)) == set(hosts)
+    assert kube.core.read_namespaced_secret(names.tls_secret, names.namespace).type == (
+        "kubernetes.io/tls"
+    )
+
+
+def test_running_the_job_again_changes_nothing(
+    kube: Kube, names: Names, certgen_api: client.ApiClient
+) -> None:
+    bootstrap(certgen_api, names, NOW)
+    before = secret(kube, names, names.tls_secret)
+    assert bootstrap(certgen_api, names, NOW + dt.timedelta(days=1)) == []
+    assert secret(kube, names, names.tls_secret) == before
+
+
+def test_a_serving_certificate_near_its_expiry_is_renewed_from_the_same_ca(
+    kube: Kube, names: Names, certgen_api: client.ApiClient
+) -> None:
+    bootstrap(certgen_api, names, NOW)
+    ca_before = secret(kube, names, names.ca_secret)
+    serving_before = secret(kube, names, names.tls_secret)
+    (change,) = bootstrap(certgen_api, names, NOW + dt.timedelta(days=340))
+    assert "expires on" in change
+    assert secret(kube, names, names.ca_secret) == ca_before
+    serving = secret(kube, names, names.tls_secret)
+    assert serving["tls.crt"] != serving_before["tls.crt"]
+    cert = x509.load_pem_x509_certificate(serving["tls.crt"])
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_before["ca.crt"]))
+    assert ca_bundle(kube, names) == ca_before["ca.crt"]

@@ -1,0 +1,136 @@
+"""The two Dockerfiles, linted by structure (no container engine is needed to read them).
+
+Multi-stage with a pinned slim base, dependencies from uv.lock with hashes, build tools only in
+the build stage, a numeric non-root USER in the final stage, an exec-form entry point that
+exists in the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from webhook.injection import SIDECAR_UID
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TOOLS = ("pip install", "uv ", "apt-get", "apk add", "gcc", "build-essential", "hatch")
+PINNED_IMAGE = re.compile(r"^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$")
+
+
+@dataclasses.dataclass
+class Stage:
+    base: str
+    name: str
+    instructions: list[tuple[str, str]]
+
+    def lines(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+@dataclasses.dataclass
+class Dockerfile:
+    args: dict[str, str]
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+
+def parse(path: Path) -> Dockerfile:
+    text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword, rest = keyword.upper(), " ".join(rest.split())
+        if keyword == "ARG" and "=" in rest:
+            name, _, value = rest.partition("=")
+            args.setdefault(name, value)
+        if keyword == "FROM":
+            base, _, name = rest.partition(" AS ")
+            stages.append(Stage(base, name, []))
+        elif stages:
+            stages[-1].instructions.append((keyword, rest))
+    return Dockerfile(args, stages)
+
+
+def resolve(value: str, args: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}", lambda match: args[match.group(1)], value)
+
+
+IMAGES = [
+    pytest.param("Dockerfile.webhook", id="webhook"),
+    pytest.param("Dockerfile.sidecar", id="sidecar"),
+]
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_the_image_builds_in_stages_from_a_pinned_slim_base(name: str) -> None:
+    dockerfile = parse(ROOT / name)
+    assert len(dockerfile.stages) >= 2
+    for stage in dockerfile.stages:
+        base = resolve(stage.base, dockerfile.args)
+        assert PINNED_IMAGE.match(base), f"{base} is not pinned"
+        assert ":" in base, f"{base} has no version"
+        assert "slim" in base or "distroless" in base, f"{base} is not a slim base"
+    assert not any("latest" in value for value in dockerfile.args.values())
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_the_final_stage_runs_as_a_numeric_non_root_user_with_no_build_tools(name: str) -> None:
+    final = parse(ROOT / name).final
+    (user,) = final.lines("USER")
+    uid = user.split(":")[0]
+    assert uid.isdigit()
+    assert int(uid) != 0
+    for command in final.lines("RUN"):
+        assert not any(tool in command for tool in BUILD_TOOLS), command
+    assert any("pip uninstall" in command for command in final.lines("RUN"))
+    (copied,) = final.lines("COPY")
+    assert copied.startswith("--from=build ")
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_dependencies_come_from_the_lock_file_with_hashes_and_pinned_tools(name: str) -> None:
+    dockerfile = parse(ROOT / name)
+    build = " ".join(dockerfile.stages[0].lines("RUN"))
+    assert "uv export --frozen --no-default-groups" in build
+    assert "--require-hashes" in build
+    for tool in ("UV_VERSION", "HATCHLING_VERSION"):
+        assert re.fullmatch(r"\d+\.\d+\.\d+", dockerfile.args[tool]), tool
+    extras = "--extra webhook" in build
+    assert extras == (name == "Dockerfile.webhook"), "only the webhook needs the extra"
+
+
+def test_the_sidecar_image_runs_the_console_script_as_the_injected_user() -> None:
+    final = parse(ROOT / "Dockerfile.sidecar").final
+    (entrypoint,) = final.lines("ENTRYPOINT")
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert entrypoint == '["spot-failover-sidecar"]'
+    assert "spot-failover-sidecar" in scripts
+    (user,) = final.lines("USER")
+    assert user == f"{SIDECAR_UID}:{SIDECAR_UID}"
+
+
+def test_the_webhook_image_runs_the_webhook_module() -> None:
+    final = parse(ROOT / "Dockerfile.webhook").final
+    (entrypoint,) = final.lines("ENTRYPOINT")
+    assert entrypoint == '["python", "-m", "webhook"]'
+    assert (ROOT / "webhook" / "__main__.py").exists()
+    assert final.lines("CMD") == ['["serve"]']
+
+
+def test_the_build_context_holds_only_what_the_images_need() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*"
+    included = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    assert included == {"pyproject.toml", "uv.lock", "README.md", "sidecar", "webhook"}

@@ -1,0 +1,369 @@
+"""Least privilege for the sidecar, on the real API server with real pod-bound tokens.
+
+The RBAC controller provisions a Role, RoleBinding and nodes ClusterRoleBinding per opted-in
+Deployment and removes them again; with those rights, a token bound to one of the Deployment's
+pods can do what a failover does to its own Deployment (the sidecar's own ``to_fargate`` and
+``restore`` are replayed), and nothing else: RBAC refuses other Deployments, the shipped
+ValidatingAdmissionPolicy refuses other fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from devtools.controlplane import audit
+from devtools.controlplane.cluster import LocalCluster
+from devtools.controlplane.kube import Kube
+from devtools.controlplane.tokens import pod_bound_token
+from devtools.controlplane.waiting import wait_for
+from devtools.scenario import deployment
+from sidecar import contract
+from sidecar.core.fargate import restore, to_fargate
+from webhook import rbac
+
+from .conftest import WEBHOOK_ACCOUNT
+from .harness import RunningWebhook
+
+pytestmark = pytest.mark.cluster
+
+FARGATE_LABELS = {"spot-failover/fargate": "true"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def exists(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def opted_in(name: str, account: str, replicas: int = 1) -> dict[str, Any]:
+    body = deployment(name, replicas=replicas)
+    body["metadata"]["annotations"] = {contract.ENABLED: "true"}
+    body["spec"]["template"]["spec"]["serviceAccountName"] = account
+    return body
+
+
+class Provisioned:
+    """What the controller should have made for one Deployment."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, account: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.role = rbac.role_name(name)
+        self.binding = rbac.node_binding_name((namespace, account))
+
+    def role_exists(self) -> bool:
+        return exists(lambda: self.kube.rbac.read_namespaced_role(self.role, self.namespace))
+
+    def role_binding_exists(self) -> bool:
+        return exists(
+            lambda: self.kube.rbac.read_namespaced_role_binding(self.role, self.namespace)
+        )
+
+    def node_binding_exists(self) -> bool:
+        return exists(lambda: self.kube.rbac.read_cluster_role_binding(self.binding))
+
+    def all(self) -> bool:
+        return self.role_exists() and self.role_binding_exists() and self.node_binding_exists()
+
+    def none(self) -> bool:
+        return not (self.role_exists() or self.role_binding_exists() or self.node_binding_exists())
+
+
+@pytest.fixture
+def account(kube: Kube, webhook_namespace: str) -> str:
+    """A ServiceAccount of its own per test, so the per-account binding is the test's alone."""
+    name = unique("sa")
+    kube.core.create_namespaced_service_account(webhook_namespace, {"metadata": {"name": name}})
+    return name
+
+
+def test_opting_in_provisions_exactly_the_contract_rules_for_the_deployments_account(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook, account: str
+) -> None:
+    name = unique("opt")
+    created = kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, account))
+    provisioned = Provisioned(kube, webhook_namespace, name, account)
+    wait_for(provisioned.all, 20, "the Role, RoleBinding and nodes binding")
+
+    role = kube.api.sanitize_for_serialization(
+        kube.rbac.read_namespaced_role(provisioned.role, webhook_namespace)
+    )
+    assert role["rules"] == contract.sidecar_role_rules(name)
+    assert role["metadata"]["ownerReferences"][0]["uid"] == created.metadata.uid
+    binding = kube.rbac.read_namespaced_role_binding(provisioned.role, webhook_namespace)
+    assert [(s.kind, s.name) for s in binding.subjects] == [("ServiceAccount", account)]
+    nodes = kube.rbac.read_cluster_role_binding(provisioned.binding)
+    assert nodes.role_ref.name == rbac.NODES_CLUSTER_ROLE
+    assert [(s.namespace, s.name) for s in nodes.subjects] == [(webhook_namespace, account)]
+
+
+def test_opting_out_removes_the_rbac(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook, account: str
+) -> None:
+    name = unique("out")
+    kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, account))
+    provisioned = Provisioned(kube, webhook_namespace, name, account)
+    wait_for(provisioned.all, 20, "the sidecar RBAC")
+    kube.apps.patch_namespaced_deployment(
+        name, webhook_namespace, {"metadata": {"annotations": {contract.ENABLED: "false"}}}
+    )
+    wait_for(provisioned.none, 20, "the sidecar RBAC to be removed")
+
+
+def test_deleting_the_deployment_removes_the_rbac(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook, account: str
+) -> None:
+    name = unique("gone")
+    kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, account))
+    provisioned = Provisioned(kube, webhook_namespace, name, account)
+    wait_for(provisioned.all, 20, "the sidecar RBAC")
+    kube.apps.delete_namespaced_deployment(name, webhook_namespace)
+    wait_for(provisioned.none, 20, "the sidecar RBAC to be removed")
+
+
+def test_the_nodes_binding_stays_while_another_deployment_of_the_account_is_opted_in(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook, account: str
+) -> None:
+    first, second = unique("one"), unique("two")
+    for name in (first, second):
+        kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, account))
+    one = Provisioned(kube, webhook_namespace, first, account)
+    two = Provisioned(kube, webhook_namespace, second, account)
+    wait_for(lambda: one.all() and two.all(), 20, "the sidecar RBAC of both")
+    kube.apps.delete_namespaced_deployment(first, webhook_namespace)
+    wait_for(lambda: not one.role_exists(), 20, "the first Deployment's Role to go")
+    assert two.node_binding_exists()
+
+
+# --- the sidecar's identity ---------------------------------------------------------------------
+
+
+class Sidecar:
+    """API access with a token bound to one pod of the Deployment, as the sidecar has it."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        self.api = api
+        self.apps = client.AppsV1Api(api)
+        self.leases = client.CoordinationV1Api(api)
+        self.namespace = namespace
+        self.name = name
+
+    def read(self, name: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = self.api.sanitize_for_serialization(
+            self.apps.read_namespaced_deployment(name or self.name, self.namespace)
+        )
+        return body
+
+    def replace(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Read, change, write with the read resourceVersion; again on a conflict, as the
+        sidecar does (the controller manager writes the Deployment too)."""
+
+        def attempt() -> dict[str, Any] | None:
+            body = self.read()
+            change(body)
+            try:
+                written = self.apps.replace_namespaced_deployment(self.name, self.namespace, body)
+            except ApiException as error:
+                if error.status == 409:
+                    return None
+                raise
+            result: dict[str, Any] = self.api.sanitize_for_serialization(written)
+            return result
+
+        return wait_for(attempt, 10, "a write without a conflict", interval_s=0.05)
+
+    def patch(self, body: dict[str, Any], name: str | None = None, dry_run: bool = False) -> None:
+        self.apps.patch_namespaced_deployment(
+            name or self.name, self.namespace, body, dry_run="All" if dry_run else None
+        )
+
+    def refused(self, body: dict[str, Any], name: str | None = None) -> ApiException:
+        """The error of a refused dry-run patch (a dry run: nothing changes if it is allowed)."""
+        with pytest.raises(ApiException) as refused:
+            self.patch(body, name, dry_run=True)
+        return refused.value
+
+
+@pytest.fixture
+def sidecar(
+    cluster: LocalCluster,
+    kube: Kube,
+    webhook_namespace: str,
+    running_webhook: RunningWebhook,
+    *,
+    account: str,
+    tmp_path: Path,
+) -> Iterator[Sidecar]:
+    name = unique("own")
+    kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, account))
+    wait_for(Provisioned(kube, webhook_namespace, name, account).all, 20, "the sidecar RBAC")
+
+    def a_pod() -> str | None:
+        pods = kube.core.list_namespaced_pod(webhook_namespace, label_selector=f"app={name}")
+        return pods.items[0].metadata.name if pods.items else None
+
+    pod = wait_for(a_pod, 30, f"a pod of {name}")
+    token = pod_bound_token(kube.api, webhook_namespace, account, pod)
+    kubeconfig = cluster.kubeconfig_for_token(token, tmp_path / "sidecar-kubeconfig")
+    api = client.ApiClient(_configuration(kubeconfig))
+    yield Sidecar(api, webhook_namespace, name)
+    api.close()
+
+
+def _configuration(kubeconfig: Path) -> client.Configuration:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return configuration
+
+
+def denied_by_policy(error: ApiException) -> bool:
+    return error.status == 403 and "ValidatingAdmissionPolicy" in str(error.body)
+
+
+def test_the_sidecar_identity_can_move_its_own_deployment_to_fargate_and_back(
+    sidecar: Sidecar,
+) -> None:
+    saved: list[Any] = []
+
+    def move(body: dict[str, Any]) -> None:
+        template, scheduling = to_fargate(body["spec"]["template"], FARGATE_LABELS, "profile-a")
+        saved[:] = [scheduling]
+        body["spec"]["template"] = template
+        body["metadata"]["annotations"][contract.STATE] = str(contract.State.MIGRATING)
+        body["metadata"]["annotations"][contract.SAVED_SCHEDULING] = "{}"
+
+    def move_back(body: dict[str, Any]) -> None:
+        template = restore(body["spec"]["template"], saved[0], add_ec2_annotation=True)
+        body["spec"]["template"] = template
+        body["metadata"]["annotations"][contract.STATE] = str(contract.State.WATCHING)
+
+    moved = sidecar.replace(move)
+    assert moved["spec"]["template"]["metadata"]["labels"]["spot-failover/fargate"] == "true"
+    back = sidecar.replace(move_back)
+    assert "spot-failover/fargate" not in back["spec"]["template"]["metadata"]["labels"]
+    sidecar.patch({"spec": {"template": {"spec": {"nodeSelector": {"pool": "spot"}}}}})
+
+
+def test_the_sidecar_identity_can_hold_its_deployments_lease(sidecar: Sidecar) -> None:
+    name = contract.lease_name(sidecar.name)
+    lease = {"metadata": {"name": name}, "spec": {"holderIdentity": "pod-a"}}
+    sidecar.leases.create_namespaced_lease(sidecar.namespace, lease)
+    current = sidecar.leases.read_namespaced_lease(name, sidecar.namespace)
+    current.spec.holder_identity = "pod-b"
+    sidecar.leases.replace_namespaced_lease(name, sidecar.namespace, current)
+    with pytest.raises(ApiException) as refused:
+        sidecar.leases.read_namespaced_lease("someone-elses-lease", sidecar.namespace)
+    assert refused.value.status == 403
+
+
+def test_the_sidecar_identity_cannot_touch_another_deployment(kube: Kube, sidecar: Sidecar) -> None:
+    other = unique("other")
+    kube.apps.create_namespaced_deployment(sidecar.namespace, deployment(other, replicas=0))
+    with pytest.raises(ApiException) as refused:
+        sidecar.read(other)
+    assert refused.value.status == 403
+    error = sidecar.refused({"spec": {"template": {"spec": {"nodeSelector": {"a": "b"}}}}}, other)
+    assert error.status == 403
+    assert "cannot patch" in str(error.body)
+
+
+FORBIDDEN = [
+    pytest.param(
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "evil:1"}]}}}},
+        "containers",
+        id="its own image",
+    ),
+    pytest.param({"spec": {"replicas": 5}}, "replicas", id="its replicas"),
+    pytest.param(
+        {"metadata": {"annotations": {contract.ENABLED: "false"}}},
+        "annotations",
+        id="its opt-in annotation",
+    ),
+    pytest.param(
+        {"metadata": {"annotations": {contract.SIDECAR_IMAGE: "evil/sidecar:1"}}},
+        "annotations",
+        id="its sidecar image annotation",
+    ),
+    pytest.param(
+        {"spec": {"template": {"metadata": {"labels": {"role": "payments"}}}}},
+        "labels",
+        id="a pod label a Service might select",
+    ),
+    pytest.param(
+        {"spec": {"template": {"spec": {"serviceAccountName": "default"}}}},
+        "nodeSelector",
+        id="its ServiceAccount",
+    ),
+    pytest.param(
+        {"spec": {"template": {"spec": {"hostNetwork": True}}}},
+        "nodeSelector",
+        id="host networking",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), FORBIDDEN)
+def test_the_sidecar_identity_cannot_change_what_the_failover_does_not_own(
+    sidecar: Sidecar, change: dict[str, Any], message: str
+) -> None:
+    def refused_by_policy() -> ApiException | None:
+        error = sidecar.refused(change)
+        return error if denied_by_policy(error) else None
+
+    error = wait_for(refused_by_policy, 20, "the admission policy to refuse the change")
+    assert message in str(error.body)
+
+
+def test_the_webhooks_own_identity_may_not_write_deployments(
+    cluster: LocalCluster, kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook
+) -> None:
+    """It holds update/patch only to be allowed to grant them; the shipped policy forbids use."""
+    name = unique("target")
+    kube.apps.create_namespaced_deployment(webhook_namespace, deployment(name, replicas=0))
+    api = client.ApiClient(_configuration(running_webhook.settings.kubeconfig or Path()))
+    try:
+        apps = client.AppsV1Api(api)
+
+        def refused() -> ApiException | None:
+            try:
+                apps.patch_namespaced_deployment(
+                    name, webhook_namespace, {"spec": {"replicas": 3}}, dry_run="All"
+                )
+            except ApiException as error:
+                return error if denied_by_policy(error) else None
+            return None
+
+        wait_for(refused, 20, "the admission policy to refuse the webhook's write")
+    finally:
+        api.close()
+
+
+def test_the_webhook_never_wrote_to_a_deployment(
+    cluster: LocalCluster, webhook_namespace: str, running_webhook: RunningWebhook
+) -> None:
+    """Not even kopf's bookkeeping annotations: the audit log has no successful write."""
+    user = f"system:serviceaccount:{webhook_namespace}:{WEBHOOK_ACCOUNT}"
+    writes = [
+        request
+        for request in audit.read(cluster.audit_log)
+        if request.user == user
+        and "/deployments" in request.uri
+        and request.verb in {"create", "update", "patch", "delete"}
+        and request.code < 400
+    ]
+    assert writes == []
