@@ -27,6 +27,7 @@ from devtools.scenario import deployment
 from sidecar import contract
 from sidecar.core.fargate import restore, to_fargate
 from webhook import rbac
+from webhook.owners import DeploymentFacts
 
 from .conftest import WEBHOOK_ACCOUNT
 from .harness import RunningWebhook
@@ -367,3 +368,25 @@ def test_the_webhook_never_wrote_to_a_deployment(
         and request.code < 400
     ]
     assert writes == []
+
+
+def test_the_resync_removes_rbac_left_behind_while_the_webhook_was_not_watching(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook, account: str
+) -> None:
+    """E.g. a Deployment opted out while the webhook was down: nothing tells the controller,
+    the periodic resync finds the managed objects and removes them after checking the API."""
+    name = unique("stale")
+    body = deployment(name, replicas=0)
+    body["spec"]["template"]["spec"]["serviceAccountName"] = account
+    created = kube.apps.create_namespaced_deployment(webhook_namespace, body)
+    facts = DeploymentFacts(webhook_namespace, name, created.metadata.uid, account, {})
+    kube.apply(
+        [
+            rbac.role(facts),
+            rbac.role_binding(facts),
+            rbac.node_binding((webhook_namespace, account)),
+        ]
+    )
+    provisioned = Provisioned(kube, webhook_namespace, name, account)
+    assert provisioned.all()
+    wait_for(provisioned.none, 20, "the resync to remove the stale RBAC")
