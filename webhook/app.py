@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import kopf
 from kubernetes import client
@@ -35,6 +36,9 @@ from webhook.tls import ReloadingCertificate
 log = logging.getLogger(__name__)
 
 StopFlag = threading.Event | asyncio.Event
+
+CLOSE_GRACE_S: Final = 0.5
+"""Seconds the event loop keeps running after kopf stopped, for connections still closing."""
 
 
 class Webhook:
@@ -133,6 +137,9 @@ class Webhook:
             await asyncio.gather(waiter, *background, return_exceptions=True)
             await self.health.stop()
             self.kube.close()
+            # kopf closes its open watch responses without waiting for their TLS close
+            # handshakes; give them a moment so no connection is dropped half-closed.
+            await asyncio.sleep(CLOSE_GRACE_S)
             log.info("stopped")
 
     async def _mark_started(self, ready: asyncio.Event) -> None:
