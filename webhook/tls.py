@@ -87,6 +87,7 @@ class ReloadingCertificate:
         self.not_after: dt.datetime | None = None
         self.serial: int | None = None
         self._load(self.context)
+        self._describe()
         self.reloads = 0
 
     def _current_stamps(self) -> tuple[FileStamp | None, FileStamp | None]:
@@ -100,6 +101,8 @@ class ReloadingCertificate:
                 f"cannot load the serving certificate {self.cert_file} with key "
                 f"{self.key_file}: {error}"
             ) from error
+
+    def _describe(self) -> None:
         details = _describe(self.cert_file)
         if details is not None:
             self.serial, self.not_after = details
@@ -118,6 +121,7 @@ class ReloadingCertificate:
             if self._current_stamps() != current:
                 return False  # changed while we read them: try again next time
             self._load(self.context)
+            self._describe()
         except CertificateError as error:
             log.warning(
                 "certificate reload failed; still serving the previous one",
