@@ -199,15 +199,22 @@ class LocalCluster:
 
         wait_for(ready, 90, "kube-apiserver /readyz")
 
-    def _controller_manager_argv(self) -> list[str]:
+    def _component_flags(self) -> list[str]:
+        """What the controller manager and the scheduler share: the admin kubeconfig, a
+        loopback serving port of their own, and no leader election (one of each)."""
         return [
-            str(self.binaries.kube_controller_manager),
             f"--kubeconfig={self.kubeconfig}",
             f"--authentication-kubeconfig={self.kubeconfig}",
             f"--authorization-kubeconfig={self.kubeconfig}",
             "--bind-address=127.0.0.1",
             f"--secure-port={free_port()}",
             "--leader-elect=false",
+        ]
+
+    def _controller_manager_argv(self) -> list[str]:
+        return [
+            str(self.binaries.kube_controller_manager),
+            *self._component_flags(),
             f"--service-account-private-key-file={self._pki.sa_private_key}",
             f"--root-ca-file={self._pki.ca.cert}",
             "--use-service-account-credentials=true",
@@ -221,12 +228,7 @@ class LocalCluster:
     def _scheduler_argv(self) -> list[str]:
         return [
             str(self.binaries.kube_scheduler),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            "--leader-elect=false",
+            *self._component_flags(),
             "--v=1",
         ]
 
