@@ -5,70 +5,40 @@ its own thread and event loop, with a serving certificate for 127.0.0.1 from a t
 The API server reaches it through a MutatingWebhookConfiguration made from the shipped one
 (deploy/), with ``clientConfig.url`` and ``caBundle`` instead of the Service, and a
 namespaceSelector narrowed to the test's namespace so that no other test's pods are affected.
+The certificate and manifest helpers are shared with the process-based
+:mod:`devtools.local_webhook`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import copy
-import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from devtools.controlplane import pki
+from devtools import webhook_manifests
 from devtools.controlplane.processes import free_port
 from devtools.controlplane.waiting import wait_for
+from devtools.webhook_manifests import shipped
+from devtools.webhook_tls import Tls, make_tls
 from webhook.app import Webhook
 from webhook.kube import load_api_client
 from webhook.server import PATH
 from webhook.settings import Settings
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+__all__ = [
+    "SIDECAR_IMAGE",
+    "RunningWebhook",
+    "Tls",
+    "make_tls",
+    "settings",
+    "shipped",
+    "webhook_configuration",
+]
+
 SIDECAR_IMAGE = "registry.example/spot-failover/sidecar:test"
-
-
-@dataclasses.dataclass
-class Tls:
-    """A CA and a serving certificate for 127.0.0.1, in files the webhook reads."""
-
-    directory: Path
-    ca: pki.KeyPair
-    ca_key: ec.EllipticCurvePrivateKey
-    serving: pki.KeyPair
-
-    @property
-    def ca_pem(self) -> bytes:
-        return self.ca.cert.read_bytes()
-
-    def serial(self) -> int:
-        return x509.load_pem_x509_certificate(self.serving.cert.read_bytes()).serial_number
-
-    def rotate(self) -> int:
-        """Issue a new serving certificate from the same CA and swap it in, as a Secret
-        volume update does (each file replaced at once); return its serial number."""
-        fresh = pki.issue(
-            self.directory, self.ca, self.ca_key, "next", common_name="127.0.0.1",
-            server=True, hosts=("127.0.0.1",),
-        )  # fmt: skip
-        fresh.key.replace(self.serving.key)
-        fresh.cert.replace(self.serving.cert)
-        return self.serial()
-
-
-def make_tls(directory: Path) -> Tls:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca, ca_key = pki.create_ca(directory, "webhook-test-ca")
-    serving = pki.issue(
-        directory, ca, ca_key, "serving", common_name="127.0.0.1", server=True, hosts=("127.0.0.1",)
-    )
-    return Tls(directory, ca, ca_key, serving)
 
 
 def settings(tls: Tls, kubeconfig: Path, namespace: str, **overrides: Any) -> Settings:
@@ -142,17 +112,6 @@ class RunningWebhook:
         return value or 0.0
 
 
-def shipped(path: str) -> list[dict[str, Any]]:
-    """The documents of a file in deploy/."""
-    return [doc for doc in yaml.safe_load_all((DEPLOY / path).read_text()) if doc]
-
-
 def webhook_configuration(name: str, namespace: str, url: str, ca_pem: bytes) -> dict[str, Any]:
     """The shipped MutatingWebhookConfiguration, pointed at ``url`` and limited to ``namespace``."""
-    (manifest,) = shipped("base/mutatingwebhookconfiguration.yaml")
-    manifest = copy.deepcopy(manifest)
-    manifest["metadata"]["name"] = name
-    for hook in manifest["webhooks"]:
-        hook["clientConfig"] = {"url": url, "caBundle": base64.b64encode(ca_pem).decode()}
-        hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-    return manifest
+    return webhook_manifests.webhook_configuration(name, url, ca_pem, namespaces=(namespace,))
