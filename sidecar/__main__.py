@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from sidecar import logs
+from sidecar.adapters.apiserver import ApiServer
+from sidecar.adapters.credentials import InCluster
+from sidecar.adapters.errors import NoCredentials
 from sidecar.adapters.imds import ImdsClient
-from sidecar.adapters.kube import Kube, load_api_client
+from sidecar.adapters.kube import Kube
 from sidecar.daemon import Daemon
 from sidecar.imds_source import ImdsSource
 from sidecar.metrics import Metrics
@@ -49,16 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, program="spot-failover-sidecar")
     log.info("starting", extra={"settings": settings.model_dump(mode="json")})
 
+    try:
+        credentials = InCluster.from_pod(os.environ, settings.api_credentials_dir)
+    except NoCredentials as error:
+        print(f"spot-failover-sidecar: {error}", file=sys.stderr)
+        return 2
     metrics = Metrics()
     metrics.serve(settings.metrics_port)
-    kube = Kube(
-        load_api_client(),
-        settings.namespace,
-        settings.deployment,
-        on_request=lambda verb: metrics.api_requests.labels(verb).inc(),
-    )
+    api = ApiServer(credentials, on_request=lambda verb: metrics.api_requests.labels(verb).inc())
+    kube = Kube(api, settings.namespace, settings.deployment)
     nodes = (
-        NodeSource(kube, settings.node_name, settings.node_interruption_taints)
+        NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
         if settings.node_source
         else None
     )

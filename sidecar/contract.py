@@ -128,6 +128,9 @@ ENV_DEPLOYMENT: Final = ENV_PREFIX + "DEPLOYMENT"
 """The owning Deployment's name, resolved by the webhook at admission."""
 ENV_METRICS_PORT: Final = ENV_PREFIX + "METRICS_PORT"
 """Port of the sidecar's Prometheus metrics endpoint (0 disables it)."""
+ENV_API_CREDENTIALS_DIR: Final = ENV_PREFIX + "API_CREDENTIALS_DIR"
+"""Where the sidecar reads its ServiceAccount volume (token, ca.crt). Not injected: the webhook
+mounts the volume at the standard path, the default; only a runner without mounts sets it."""
 
 
 # --- What the sidecar may do (RBAC), provisioned per Deployment by the webhook --------------

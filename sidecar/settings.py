@@ -8,6 +8,7 @@ start-up with a message naming the variable.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     """The node this pod runs on, whose interruption the sidecar watches."""
     deployment: str = Field(min_length=1)
     """The owning Deployment, resolved by the webhook at admission."""
+
+    api_credentials_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    """Where the pod's ServiceAccount volume (token, ca.crt) is mounted; the webhook mounts
+    it at this standard path. The API server's address comes from the kubelet's
+    ``KUBERNETES_SERVICE_HOST``/``KUBERNETES_SERVICE_PORT``."""
 
     # --- IMDS ------------------------------------------------------------------------------
     imds_url: str = "http://169.254.169.254"

@@ -39,6 +39,9 @@ have() { # have NAME: the binary is in KUBEBUILDER_ASSETS or the cache; link it 
 }
 
 mkdir -p "$out"
+# One build at a time per cache: a second caller waits, then finds the binaries built.
+exec 9>"$out/.build.lock"
+flock 9
 missing=()
 for b in "${all_binaries[@]}"; do have "$b" || missing+=("$b"); done
 [[ -s "$out/kwok-stages.yaml" ]] || missing+=(kwok-stages)

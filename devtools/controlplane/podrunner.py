@@ -9,9 +9,10 @@ harness runs it for every pod that carries it, as a kubelet would:
   container spec the webhook injected: ``command`` and ``args``, else ``program``, and the
   environment a kubelet would give it (:mod:`devtools.controlplane.podspec`);
 * authenticated as the pod's ServiceAccount with a token bound to the pod (TokenRequest API),
-  through ``KUBECONFIG``, so RBAC and anything keyed on the pod-name claim are exercised for
-  real. The token is renewed at 80 % of its life by replacing the file, as a kubelet rewrites
-  the projected token;
+  in the files of the ServiceAccount volume a kubelet would mount (``token``, ``ca.crt``,
+  ``namespace``), with the ``KUBERNETES_SERVICE_HOST``/``PORT`` a kubelet sets, so RBAC and
+  anything keyed on the pod-name claim are exercised for real. The token is renewed at 80 % of
+  its life by replacing the file, as a kubelet rewrites the projected token;
 * stopped as a kubelet stops a container of a deleted pod: SIGTERM, then SIGKILL after the
   pod's grace period (capped). kwok removes deleted pods at once, so "gone" counts as "deleting".
 
@@ -22,6 +23,9 @@ Stand-ins, where one machine differs from a node:
 * Pods have their own network namespaces, local processes share one: a non-zero
   ``SPOT_FAILOVER_METRICS_PORT`` is replaced by a free port, recorded per pod
   (:meth:`PodRunner.metrics_port`).
+* Volumes are not mounted, so the ServiceAccount volume lives in a directory of its own per
+  pod, and the sidecar is told where (``SPOT_FAILOVER_API_CREDENTIALS_DIR``, which in a pod
+  keeps its default, the standard mount path the webhook uses).
 * There is no image: ``program`` stands for the image's ENTRYPOINT (images here have no CMD),
   and the base environment is the harness's PATH, HOME, LANG and Python variables, so the
   project's Python runs. ``workingDir``, volumes and the security context are not applied.
@@ -42,6 +46,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -102,7 +107,8 @@ class SidecarProcess:
     uid: str
     node: str
     process: ManagedProcess
-    kubeconfig: Path
+    credentials: Path
+    """The directory standing in for the pod's ServiceAccount volume."""
     metrics_port: int | None
     grace_s: float
     started_at: dt.datetime
@@ -337,7 +343,7 @@ class PodRunner:
             raise TypeError("program is an argv list, or a function returning one; not a string")
         self._cluster, self._kube, self._namespace = cluster, kube, namespace
         self._program, self._node_env = program, node_env
-        self._log_dir, self._kubeconfig_dir = log_dir, log_dir / "kubeconfigs"
+        self._log_dir, self._credentials_dir = log_dir, log_dir / "credentials"
         self._container_name, self._grace_cap_s = container_name, grace_cap_s
         self._token_expiration_s = token_expiration_s
         self._token_refresh_s = token_refresh_s or 0.8 * token_expiration_s
@@ -363,8 +369,8 @@ class PodRunner:
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Start watching and running; return once the first list of pods has been seen."""
-        self._kubeconfig_dir.mkdir(parents=True, exist_ok=True)
-        self._kubeconfig_dir.chmod(0o700)
+        self._credentials_dir.mkdir(parents=True, exist_ok=True)
+        self._credentials_dir.chmod(0o700)
         self._supervisor.start()
         self._watch.start()
         if not self._watch.synced.wait(timeout_s):
@@ -523,12 +529,14 @@ class PodRunner:
         name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
         from_spec = container_env(pod, container, self._sources)
         argv = container_argv(container, from_spec, self._program)
-        kubeconfig = self._write_kubeconfig(pod)
+        credentials = self._write_credentials(pod)
         env, metrics_port = remap_metrics_port(
             {
                 **base_env(),
                 **from_spec,
-                "KUBECONFIG": str(kubeconfig),
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                "KUBERNETES_SERVICE_PORT": str(self._cluster.apiserver_port),
+                contract.ENV_API_CREDENTIALS_DIR: str(credentials),
                 **(self._node_env(node) if self._node_env else {}),
             },
             free_port,
@@ -540,28 +548,37 @@ class PodRunner:
             uid=pod["metadata"]["uid"],
             node=node,
             process=process,
-            kubeconfig=kubeconfig,
+            credentials=credentials,
             metrics_port=metrics_port,
             grace_s=grace_period_s(pod, self._grace_cap_s),
             started_at=_utcnow(),
             refresh_at=now + self._token_refresh_s,
         )
 
-    def _write_kubeconfig(self, pod: Pod) -> Path:
-        """A kubeconfig with a fresh token bound to ``pod``, replacing any previous one whole."""
+    def _write_credentials(self, pod: Pod) -> Path:
+        """The pod's ServiceAccount volume with a fresh token bound to ``pod``; the token file
+        is replaced whole, so a reader sees the old token or the new one, never half of one."""
         name = pod["metadata"]["name"]
         account = pod["spec"].get("serviceAccountName") or "default"
         token = pod_bound_token(
             self._kube.api, self._namespace, account, name, self._token_expiration_s
         )
-        path = self._kubeconfig_dir / f"{name}.kubeconfig"
-        staging = self._cluster.kubeconfig_for_token(token, path.with_suffix(".new"))
-        staging.replace(path)  # a reader sees the old file or the new one, never half of one
-        return path
+        directory: Path = self._credentials_dir / str(name)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        for file, content in (
+            ("ca.crt", self._cluster.ca_cert.read_text()),
+            ("namespace", self._namespace),
+            ("token", token),
+        ):
+            staging = directory / f".{file}.new"
+            staging.write_text(content)
+            staging.chmod(0o600)
+            staging.replace(directory / file)
+        return directory
 
     def _refresh_token(self, record: SidecarProcess, pod: Pod, now: float) -> None:
         try:
-            self._write_kubeconfig(pod)
+            self._write_credentials(pod)
         except Exception as error:  # the old token is still valid for a while
             record.refresh_at = now + 5.0
             log.warning(
@@ -593,7 +610,7 @@ class PodRunner:
             record.process.stop()
             record.exit_code = record.process.popen.returncode
             record.stopped_at = _utcnow()
-        record.kubeconfig.unlink(missing_ok=True)
+        shutil.rmtree(record.credentials, ignore_errors=True)
         log.info("sidecar exited", extra={"pod": record.pod, "exit_code": record.exit_code})
 
     def _drain(self) -> None:

@@ -11,9 +11,10 @@
     └── GiveUp                    retrying will not help; report it
         ├── Forbidden             403: RBAC or an admission policy said no
         ├── NotFound              404
-        └── Invalid               400/422: the request itself is wrong
+        ├── Invalid               400/422: the request itself is wrong
+        └── NoCredentials         the pod's token, CA or service address is missing
 
-The client's exception is chained as ``__cause__``; bodies are truncated before they reach a
+The HTTP client's exception is chained as ``__cause__``; bodies are truncated before they reach a
 message, so a log line never carries a whole object.
 """
 
@@ -22,8 +23,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
-import urllib3.exceptions
-from kubernetes.client.rest import ApiException
+import requests
 
 _BODY_LIMIT: Final = 300
 
@@ -85,9 +85,9 @@ _BY_STATUS: Final[dict[int, type[ApiError]]] = {
 }
 
 
-def _reason(body: object) -> str:
+def _reason(body: bytes | str) -> str:
     """The API server's ``Status.message`` if the body is one, else the truncated body."""
-    text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
     try:
         message = json.loads(text).get("message")
     except (ValueError, AttributeError):
@@ -95,14 +95,23 @@ def _reason(body: object) -> str:
     return str(message or text)[:_BODY_LIMIT]
 
 
+def for_status(status: int, body: bytes | str, operation: str) -> ApiError:
+    """The typed error for an HTTP answer ``status`` (not 2xx) to ``operation``."""
+    kind = _BY_STATUS.get(status) or (ServerError if status >= 500 else GiveUp)
+    return kind(operation, f"HTTP {status}: {_reason(body)}", status)
+
+
 def translate(error: Exception, operation: str) -> ApiError:
     """The typed error for a failure of ``operation`` (e.g. ``"replace deployment web"``)."""
     if isinstance(error, ApiError):
         return error
-    if isinstance(error, ApiException):
-        status = int(error.status or 0)
-        kind = _BY_STATUS.get(status) or (ServerError if status >= 500 else GiveUp)
-        return kind(operation, f"HTTP {status}: {_reason(error.body or error.reason)}", status)
-    if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(error, requests.RequestException | OSError):
         return Unreachable(operation, f"{type(error).__name__}: {str(error)[:_BODY_LIMIT]}")
     raise error
+
+
+class NoCredentials(GiveUp):
+    """The pod's API credentials are not there: no ServiceAccount mount or service address."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("load credentials", detail)

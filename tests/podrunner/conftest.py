@@ -64,6 +64,6 @@ def report(runner: PodRunner, pod: str) -> dict[str, Any]:
     return wait_for(printed, 30, f"the report of the sidecar of {pod}")
 
 
-def token_in(kubeconfig: Path) -> str:
-    token: str = json.loads(kubeconfig.read_text())["users"][0]["user"]["token"]
-    return token
+def token_in(credentials: Path) -> str:
+    """The token of a pod's ServiceAccount volume."""
+    return (credentials / "token").read_text()

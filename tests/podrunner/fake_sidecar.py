@@ -1,7 +1,8 @@
 """A stand-in for the sidecar in pod runner tests: reports what it was given, then waits.
 
 Prints one JSON line: its arguments, its environment, and who the API server says it is (a
-SelfSubjectReview made with ``$KUBECONFIG``). Answers HTTP on its metrics port, if it has one,
+SelfSubjectReview made with the ServiceAccount volume and service address it was given, as the
+real sidecar authenticates). Answers HTTP on its metrics port, if it has one,
 with its pod name. On SIGTERM it prints ``terminated`` and exits 0.
 """
 
@@ -13,25 +14,34 @@ import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+import requests
 
 POD_NAME = "SPOT_FAILOVER_POD_NAME"
 METRICS_PORT = "SPOT_FAILOVER_METRICS_PORT"
+CREDENTIALS_DIR = "SPOT_FAILOVER_API_CREDENTIALS_DIR"
 
 
-def whoami() -> dict[str, Any]:
-    """The identity of this process's credentials, as the API server sees them."""
+def whoami(credentials: Path) -> dict[str, Any]:
+    """The identity of the pod's ServiceAccount volume, as the API server sees it."""
+    server = (
+        f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
+    )
     try:
-        with config.new_client_from_config(config_file=os.environ["KUBECONFIG"]) as api:
-            review = client.AuthenticationV1Api(api).create_self_subject_review(
-                {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-            )
+        response = requests.post(
+            f"{server}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+            headers={"Authorization": f"Bearer {(credentials / 'token').read_text()}"},
+            verify=str(credentials / "ca.crt"),
+            timeout=10,
+        )
+        response.raise_for_status()
     except Exception as error:  # reported for the test to show
         return {"error": repr(error)}
-    info = review.status.user_info
-    return {"username": info.username, "extra": info.extra or {}}
+    info = response.json()["status"]["userInfo"]
+    return {"username": info["username"], "extra": info.get("extra") or {}}
 
 
 class PodNameHandler(BaseHTTPRequestHandler):
@@ -57,7 +67,11 @@ def main() -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     serve_metrics()
-    report = {"argv": sys.argv[1:], "env": dict(os.environ), "whoami": whoami()}
+    report = {
+        "argv": sys.argv[1:],
+        "env": dict(os.environ),
+        "whoami": whoami(Path(os.environ[CREDENTIALS_DIR])),
+    }
     print(json.dumps(report), flush=True)
     stopping.wait()
     print("terminated", flush=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
@@ -43,8 +43,14 @@ def _reaped(pid: int) -> bool:
     return False
 
 
-def _whoami(kubeconfig: Path) -> Any:
-    with config.new_client_from_config(config_file=str(kubeconfig)) as api:
+def _whoami(cluster: LocalCluster, credentials: Path) -> Any:
+    """Who the API server says a pod's ServiceAccount volume is."""
+    configuration = client.Configuration(
+        host=cluster.server,
+        api_key={"authorization": f"Bearer {token_in(credentials)}"},
+    )
+    configuration.ssl_ca_cert = str(credentials / "ca.crt")
+    with client.ApiClient(configuration) as api:
         review = client.AuthenticationV1Api(api).create_self_subject_review(
             {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         )
@@ -183,17 +189,17 @@ def test_a_sidecar_missing_its_secret_starts_once_the_secret_exists_without_hold
 
 
 def test_the_token_is_renewed_before_it_expires_and_still_names_the_pod(
-    kube: Kube, namespace: str, make_runner: MakeRunner
+    cluster: LocalCluster, kube: Kube, namespace: str, make_runner: MakeRunner
 ) -> None:
     runner = make_runner(token_refresh_s=0.5)
     kube.core.create_namespaced_pod(namespace, pod("renewing", init_containers=[sidecar()]))
     (name,) = runner.wait_running(1)
-    kubeconfig = runner.record(name).kubeconfig
-    first = token_in(kubeconfig)
+    credentials = runner.record(name).credentials
+    first = token_in(credentials)
 
-    wait_for(lambda: token_in(kubeconfig) != first, 10, "a renewed token")
+    wait_for(lambda: token_in(credentials) != first, 10, "a renewed token")
 
-    user = _whoami(kubeconfig)
+    user = _whoami(cluster, credentials)
     assert user.username == f"system:serviceaccount:{namespace}:default"
     assert user.extra[POD_NAME_EXTRA] == [name]
 
@@ -230,4 +236,4 @@ def test_stop_leaves_no_sidecar_process_and_no_thread_running(
     assert runner.exit_codes() == dict.fromkeys(names, 0)
     assert all(runner.logs(name).splitlines()[-1] == "terminated" for name in names)
     assert not [t.name for t in threading.enumerate() if t.name.endswith(namespace)]
-    assert not any(runner.record(name).kubeconfig.exists() for name in names)
+    assert not any(runner.record(name).credentials.exists() for name in names)
