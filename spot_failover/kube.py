@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import KubeConfigMerger
 
 from spot_failover.errors import (
     CliError,
@@ -93,8 +95,9 @@ def connect(
 def _from_kubeconfig(files: list[Path], context: str | None) -> Connection:
     joined = os.pathsep.join(str(p) for p in files)
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=joined)
-        chosen = _choose_context(contexts or [], current, context)
+        merger = KubeConfigMerger(joined)
+        documents = [merger.config_files[path] for path in merger.paths]
+        chosen = _choose_context(documents, context)
         configuration = client.Configuration()
         config.load_kube_config(
             config_file=joined,
@@ -104,23 +107,27 @@ def _from_kubeconfig(files: list[Path], context: str | None) -> Connection:
         )
     except ConfigException as error:
         raise ConfigError(f"invalid configuration: {error}") from error
-    except (OSError, ValueError) as error:  # unreadable file, YAML that is not a kubeconfig
-        raise ConfigError(f"cannot load kubeconfig {joined}: {error}") from error
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable, or not a kubeconfig
+        problem = " ".join(str(error).split())  # YAML errors span lines
+        raise ConfigError(f"cannot load kubeconfig {joined}: {problem}") from error
     namespace = (chosen.get("context") or {}).get("namespace") or DEFAULT_NAMESPACE
     return Connection(client.ApiClient(configuration), str(namespace), configuration.host)
 
 
-def _choose_context(
-    contexts: list[dict[str, Any]], current: dict[str, Any] | None, wanted: str | None
-) -> dict[str, Any]:
-    if wanted:
-        for candidate in contexts:
-            if candidate.get("name") == wanted:
-                return candidate
-        raise ConfigError(f'context "{wanted}" does not exist')
-    if not current:
+def _choose_context(documents: list[Any], wanted: str | None) -> dict[str, Any]:
+    """The context named ``wanted``, else the current one; across merged files, as kubectl
+    merges them, the first file that sets current-context and the first context of a name win."""
+    kubeconfigs = [d for d in documents if isinstance(d, dict)]
+    name = wanted or next(
+        (d["current-context"] for d in kubeconfigs if d.get("current-context")), None
+    )
+    if not name:
         raise ConfigError("current-context is not set: pass --context")
-    return current
+    for document in kubeconfigs:
+        for candidate in document.get("contexts") or []:
+            if isinstance(candidate, dict) and candidate.get("name") == name:
+                return candidate
+    raise ConfigError(f'context "{name}" does not exist')
 
 
 def _in_cluster() -> Connection:
