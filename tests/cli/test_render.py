@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from sidecar import contract
 from sidecar.contract import State
 from spot_failover import render, status
 from tests.cli.builders import NOW, deployment, entry, moved, opted_in
+from tests.cli.tables import cells
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -50,18 +50,6 @@ def web() -> dict[str, Any]:
 def legacy() -> dict[str, Any]:
     since = NOW - timedelta(days=2, hours=3)
     return moved(State.FAILED, name="legacy", since=since, message=HOSTPORT)
-
-
-def cells(table: str) -> list[dict[str, str]]:
-    """The rows of a table as {header: cell}, cut at the headers' columns."""
-    header, *rows = table.splitlines()
-    found = list(re.finditer(r"\S+", header))
-    names = [match.group() for match in found]
-    starts = [match.start() for match in found]
-    bounds = [*starts[1:], None]
-    return [
-        {n: row[a:b].strip() for n, a, b in zip(names, starts, bounds, strict=True)} for row in rows
-    ]
 
 
 def fleet() -> list[dict[str, Any]]:
