@@ -111,7 +111,7 @@ def _from_kubeconfig(files: list[Path], context: str | None) -> Connection:
         problem = " ".join(str(error).split())  # YAML errors span lines
         raise ConfigError(f"cannot load kubeconfig {joined}: {problem}") from error
     namespace = (chosen.get("context") or {}).get("namespace") or DEFAULT_NAMESPACE
-    return Connection(client.ApiClient(configuration), str(namespace), configuration.host)
+    return _connection(configuration, str(namespace))
 
 
 def _choose_context(documents: list[Any], wanted: str | None) -> dict[str, Any]:
@@ -137,6 +137,12 @@ def _in_cluster() -> Connection:
         namespace = IN_CLUSTER_NAMESPACE.read_text().strip() or DEFAULT_NAMESPACE
     except (ConfigException, OSError) as error:
         raise ConfigError(f"in-cluster configuration: {error}") from error
+    return _connection(configuration, namespace)
+
+
+def _connection(configuration: client.Configuration, namespace: str) -> Connection:
+    # One try per request, as kubectl: a person waits, and --request-timeout means one wait.
+    configuration.retries = 0
     return Connection(client.ApiClient(configuration), namespace, configuration.host)
 
 
@@ -211,7 +217,8 @@ def translate(error: Exception, server: str) -> CliError:
     if isinstance(error, urllib3.exceptions.NewConnectionError) and "refused" in str(error):
         return ConnectError.refused(urllib.parse.urlsplit(server).netloc or server)
     if isinstance(error, urllib3.exceptions.TimeoutError):
-        return ConnectError.unable(f"the request timed out ({error})")
+        host = urllib.parse.urlsplit(server).netloc or server
+        return ConnectError.unable(f"no answer from {host} within the request timeout")
     return ConnectError.unable(str(error))
 
 

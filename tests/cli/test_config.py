@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,27 @@ def test_a_server_that_refuses_the_connection_gets_kubectls_message(tmp_path: Pa
         f"The connection to the server {host} was refused - did you specify the right host or "
         "port?\n"
     )
+
+
+def test_a_server_that_never_answers_fails_after_the_request_timeout(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path / "kc", {"a": None}, "a")
+    document = json.loads(path.read_text())
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        document["clusters"][0]["cluster"]["server"] = f"https://{host}"
+        path.write_text(json.dumps(document))
+        started = time.monotonic()
+
+        code, out, err = run(
+            "status", "--kubeconfig", str(path), "--request-timeout", "1s", environ={}
+        )
+
+    assert (code, out) == (1, "")
+    assert (
+        err
+        == f"Unable to connect to the server: no answer from {host} within the request timeout\n"
+    )
+    assert time.monotonic() - started < 3  # one try of 1 s; with retries it would take 4 s
 
 
 def api_error(status: int, reason: str, body: object) -> ApiException:
