@@ -98,6 +98,7 @@ class Notice:
         if (
             not isinstance(node, str)
             or not isinstance(source, str)
+            or not isinstance(kind, str)
             or kind not in set(Kind)
             or not (action is None or isinstance(action, str))
             or parsed_time is None

@@ -48,13 +48,16 @@ def parse_duration(text: str, *, source: str) -> Duration:
     value = text.strip()
     if value.lower() == NEVER.value:
         return NEVER
-    if value.isascii() and value.isdigit():
-        return timedelta(seconds=int(value))
-    match = _GO_STYLE.fullmatch(value)
-    if not value or match is None:
-        raise InvalidValueError(source, text, _EXPECTED)
-    hours, minutes, seconds = (int(match.group(unit) or 0) for unit in ("h", "m", "s"))
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        if value.isascii() and value.isdigit():
+            return timedelta(seconds=int(value))
+        match = _GO_STYLE.fullmatch(value)
+        if not value or match is None:
+            raise InvalidValueError(source, text, _EXPECTED)
+        hours, minutes, seconds = (int(match.group(unit) or 0) for unit in ("h", "m", "s"))
+        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise InvalidValueError(source, text, f"too long a duration; {_EXPECTED}") from None
 
 
 def format_duration(duration: Duration) -> str:

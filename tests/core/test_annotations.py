@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sidecar import contract
 from sidecar.contract import ComputeType, State
@@ -191,3 +193,27 @@ def test_a_long_history_reason_is_clipped() -> None:
     entry = HistoryEntry(NOW, State.WATCHING, State.FAILED, "x" * 5000, "p")
     (stored,) = json.loads(dump_history([entry]))
     assert len(stored["reason"]) == 300
+
+
+@pytest.mark.parametrize("kind", [["interruption"], {"a": 1}, 3, None])
+def test_a_notice_whose_kind_is_not_a_string_is_corrupt_state(kind: object) -> None:
+    document = json.loads(Notice.of(interruption()).to_json())
+    document["kind"] = kind
+
+    with pytest.raises(CorruptStateError, match=contract.NOTICE):
+        Notice.from_json(json.dumps(document))
+
+
+def _json_containers(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children) | st.dictionaries(
+        st.sampled_from(["node", "source", "kind", "action", "time", "x"]), children
+    )
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), _json_containers))
+def test_any_json_is_a_notice_or_corrupt_state(document: object) -> None:
+    try:
+        notice = Notice.from_json(json.dumps(document))
+    except CorruptStateError:
+        return
+    assert Notice.from_json(notice.to_json()) == notice

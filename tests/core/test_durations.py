@@ -34,7 +34,10 @@ def test_accepted_forms_parse(text: str, expected: Duration) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "-5", "1.5h", "1d", "10 minutes", "5m10h", "1h1h", "300ms", "m", "+60", "٣", "1h\n2"],
+    [
+        *("", " ", "-5", "1.5h", "1d", "10 minutes", "5m10h", "1h1h", "300ms", "m", "+60", "٣"),
+        *("1h\n2", "99999999999999999999h", "9" * 30),
+    ],
 )
 def test_anything_else_is_refused_naming_the_annotation_and_an_example(text: str) -> None:
     with pytest.raises(InvalidValueError) as caught:
@@ -50,6 +53,15 @@ def test_anything_else_is_refused_naming_the_annotation_and_an_example(text: str
 def test_formatting_and_parsing_agree(seconds: int) -> None:
     duration = timedelta(seconds=seconds)
     assert parse_duration(format_duration(duration), source="x") == duration
+
+
+@given(st.text())
+def test_any_text_parses_or_is_refused_with_the_typed_error(text: str) -> None:
+    try:
+        parsed = parse_duration(text, source="x")
+    except InvalidValueError:
+        return
+    assert parsed is NEVER or (isinstance(parsed, timedelta) and parsed >= timedelta(0))
 
 
 def test_never_formats_as_never() -> None:
