@@ -7,7 +7,10 @@ sidecars and the 50 new ones that start on Fargate).
 
 from __future__ import annotations
 
+import collections
+import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from benchmarks.session import PRODUCTION_TIMINGS
@@ -21,6 +24,7 @@ QUIET_S = 10.0
 def run(failover: Scenario, replicas: int = 50) -> dict[str, float]:
     name = f"load-n{replicas}"
     failover.create(name, replicas=replicas, sidecar_env=PRODUCTION_TIMINGS)
+    spot_pods = {p["metadata"]["name"] for p in failover.pods(name)}
     started = datetime.now(UTC)
     failover.imds.set_notice(failover.busiest_spot_node(name))
     failover.wait_state(name, State.ON_FARGATE, timeout_s=300)
@@ -35,8 +39,28 @@ def run(failover: Scenario, replicas: int = 50) -> dict[str, float]:
         and f"system:serviceaccount:{failover.namespace}:" in r.user
     ]
     sidecars = len({r.pod for r in requests})
+    print_breakdown(requests, spot_pods)
     return {
         f"api_requests_per_migration_n{replicas}": float(len(requests)),
         f"api_requests_per_migration_n{replicas}_sidecars_seen": float(sidecars),
         f"notice_to_on_fargate_s_n{replicas}": (settled - started).total_seconds(),
     }
+
+
+def _resource(uri: str) -> str:
+    """``/apis/apps/v1/namespaces/ns/deployments/web?x`` -> ``deployments/<name>``."""
+    path = uri.split("?", 1)[0]
+    match = re.search(r"/(?:namespaces/[^/]+/)?([a-z]+)(/[^/]+)?$", path)
+    if match is None:
+        return path
+    return match.group(1) + ("/<name>" if match.group(2) else "")
+
+
+def print_breakdown(requests: Iterable[audit.AuditedRequest], spot_pods: set[str]) -> None:
+    """Where the requests went: by the pod's side of the move, verb and resource."""
+    counts = collections.Counter(
+        ("spot" if r.pod in spot_pods else "fargate", r.verb, _resource(r.uri), r.code)
+        for r in requests
+    )
+    for (side, verb, resource, code), count in sorted(counts.items()):
+        print(f"  {count:5d}  {side:<8} {verb:<7} {resource:<24} {code}", flush=True)
