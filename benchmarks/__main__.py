@@ -25,20 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     with control_plane() as (cluster, kube, work):
         if "idle" in chosen:
-            with failover(cluster, kube, work) as running:
+            with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
                 figures |= sidecar_idle.run(running)
             print("idle:", figures, flush=True)
         if "notice" in chosen:
             for replicas in (1, 10, 50):
                 for poll_s in (1.0, 2.0):
-                    with failover(cluster, kube, work) as running:
+                    env = notice_to_patch.sidecar_env(poll_s)
+                    with failover(cluster, kube, work, env) as running:
                         samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
                     key = f"n{replicas}_poll{poll_s:.0f}s"
                     figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
                     figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
                     print(key, sorted(round(s, 3) for s in samples), flush=True)
         if "load" in chosen:
-            with failover(cluster, kube, work) as running:
+            with failover(cluster, kube, work, migration_load.SIDECAR_ENV) as running:
                 figures |= migration_load.run(running)
             print("load:", figures, flush=True)
         if "admission" in chosen:

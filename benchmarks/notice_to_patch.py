@@ -57,10 +57,16 @@ def _reset(failover: Scenario, name: str, original: dict[str, Any]) -> None:
     wait_for(released, 60, "the leader to release the Lease")
 
 
+def sidecar_env(poll_s: float) -> dict[str, str]:
+    """The sidecars' settings for :func:`run`'s scenario: the shipped ones, polling every
+    ``poll_s``."""
+    return {**PRODUCTION_TIMINGS, "SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)}
+
+
 def run(failover: Scenario, replicas: int, poll_s: float, trials: int) -> list[float]:
+    """In a scenario with :func:`sidecar_env` of ``poll_s``."""
     name = f"notice-n{replicas}"
-    env = {**PRODUCTION_TIMINGS, "SPOT_FAILOVER_POLL_INTERVAL_S": str(poll_s)}
-    failover.create(name, replicas=replicas, sidecar_env=env)
+    failover.create(name, replicas=replicas)
     failover.kube.apps.patch_namespaced_deployment(
         name, failover.namespace, {"spec": {"paused": True}}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from devtools.controlplane.cluster import LocalCluster
@@ -35,13 +35,18 @@ def control_plane() -> Iterator[tuple[LocalCluster, Kube, Path]]:
 
 
 @contextlib.contextmanager
-def failover(cluster: LocalCluster, kube: Kube, work: Path) -> Iterator[Scenario]:
-    """A fresh namespace with the Fargate profile stand-in and sidecars run for its pods."""
+def failover(
+    cluster: LocalCluster, kube: Kube, work: Path, sidecar_env: Mapping[str, str] | None = None
+) -> Iterator[Scenario]:
+    """A fresh namespace with the Fargate profile stand-in and sidecars run for its pods
+    (``sidecar_env``: the sidecars' settings over the scenario's test timings)."""
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     kube.create_namespace(namespace)
     kube.install_fargate_profile(FargateProfile(namespace, namespace, FARGATE_LABELS))
     try:
-        with scenario(cluster, kube, namespace, work / namespace) as running:
+        with scenario(
+            cluster, kube, namespace, work / namespace, sidecar_env=sidecar_env
+        ) as running:
             yield running
     finally:
         kube.delete_namespace(namespace)

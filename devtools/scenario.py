@@ -1,30 +1,69 @@
-"""A failover scenario on the local control plane (development tooling, shared by the tests,
-the benchmarks and the demo): an opted-in Deployment whose template carries exactly the sidecar
-the webhook injects, sidecars running as processes with pod-bound tokens and the RBAC the webhook
-provisions, and an IMDS simulator playing every spot node."""
+"""A failover scenario on the local control plane, nothing short-circuited (development tooling,
+shared by the tests, the benchmarks and the demo).
+
+:func:`scenario` sets up, for one namespace, what a user's cluster would have once they
+installed spot-failover:
+
+* the real webhook (:class:`~devtools.local_webhook.LocalWebhook`: ``python -m webhook`` behind
+  the shipped configuration and identity), admitting and watching only that namespace. It
+  injects the sidecar into the pods the controller manager creates, and its controller
+  provisions the sidecars' Role, RoleBinding and nodes ClusterRoleBinding;
+* a :class:`~devtools.controlplane.podrunner.PodRunner`, the kubelet for sidecars: one process
+  per pod, from exactly the container spec the webhook injected, with a token bound to the pod;
+* an IMDS simulator playing every spot node.
+
+Deployments are created exactly as a user writes them (:meth:`Scenario.create`: annotated
+``spot-failover/enabled: "true"``, no sidecar in the template). The sidecar's settings are the
+webhook's ``sidecar_env``, so they are chosen per scenario: the test timings
+(:data:`SIDECAR_ENV`) with the caller's overrides on top.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.podrunner import PodRunner
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import ImdsSimulator
+from devtools.local_webhook import LocalWebhook, SettingValue
 from sidecar import contract
-from webhook.injection import InjectionConfig, inject
+from webhook import rbac
+from webhook.injection import has_sidecar
 
 SPOT_NODES = tuple(f"spot-{i}" for i in range(3))
 FARGATE_NODES = tuple(f"fargate-ip-10-0-9-{i}" for i in range(3))
 FARGATE_LABELS = {"spot-failover/fargate": "true"}
 """Labels the local Fargate profile stand-in selects on (the sidecar's default)."""
+
+SIDECAR_IMAGE: Final = "registry.example/spot-failover/sidecar:test"
+"""Stands for the sidecar image; the pod runner runs ``python -m sidecar`` for it."""
+SIDECAR_ENV: Final = {
+    "SPOT_FAILOVER_POLL_INTERVAL_S": "1",
+    "SPOT_FAILOVER_LEASE_DURATION_S": "6",
+    "SPOT_FAILOVER_LEASE_RENEW_S": "1",
+    "SPOT_FAILOVER_ROLLOUT_TIMEOUT_S": "120",
+    "SPOT_FAILOVER_FAILBACK_AFTER_S": "never",
+    "SPOT_FAILOVER_LOG_LEVEL": "DEBUG",
+}
+"""Test timings: fast polls and short leases so scenarios run in seconds."""
+WEBHOOK_SETTINGS: Final[Mapping[str, SettingValue]] = {"report_interval_s": 1}
+"""Webhook settings of a scenario: pods missing the sidecar are reported within a second
+(shipped: a minute), so a scenario can wait for the ``SidecarMissing`` Event."""
+RBAC_TIMEOUT_S: Final = 30.0
+SIDECARS_TIMEOUT_S: Final = 60.0
+
+
+class ScenarioError(RuntimeError):
+    """The scenario's set-up did not come out as a user's cluster would; says what is missing."""
 
 
 def deployment(name: str, replicas: int = 3) -> dict[str, Any]:
@@ -58,31 +97,22 @@ def deployment(name: str, replicas: int = 3) -> dict[str, Any]:
     }
 
 
-SIDECAR_ENV = {
-    "SPOT_FAILOVER_POLL_INTERVAL_S": "1",
-    "SPOT_FAILOVER_LEASE_DURATION_S": "6",
-    "SPOT_FAILOVER_LEASE_RENEW_S": "1",
-    "SPOT_FAILOVER_ROLLOUT_TIMEOUT_S": "120",
-    "SPOT_FAILOVER_FAILBACK_AFTER_S": "never",
-    "SPOT_FAILOVER_LOG_LEVEL": "DEBUG",
-}
-"""Test timings: fast polls and short leases so scenarios run in seconds."""
-
-INJECTION = InjectionConfig(
-    image="registry.example/spot-failover/sidecar:test",
-    version="test",
-    extra_env=SIDECAR_ENV,
-    metrics_port=0,
-)
-
-
-def with_sidecar(
-    template: Mapping[str, Any], name: str, env: Mapping[str, str] | None = None
+def opted_in(
+    name: str,
+    replicas: int = 3,
+    annotations: Mapping[str, str] | None = None,
+    tweak: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """The pod template as the webhook would leave its pods (a template is a pod's shape)."""
-    config = dataclasses.replace(INJECTION, extra_env={**SIDECAR_ENV, **(env or {})})
-    injected = inject(template, name, {contract.ENABLED: "true"}, config)
-    return injected.pod
+    """:func:`deployment` as a user opts it in: the annotation, nothing in the template."""
+    body = deployment(name, replicas=replicas)
+    body["metadata"]["annotations"] = {contract.ENABLED: "true", **(annotations or {})}
+    if tweak is not None:
+        tweak(body)
+    return body
+
+
+def live(pod: Mapping[str, Any]) -> bool:
+    return "deletionTimestamp" not in pod["metadata"]
 
 
 @dataclasses.dataclass
@@ -92,47 +122,26 @@ class Scenario:
     namespace: str
     imds: ImdsSimulator
     runner: PodRunner
+    webhook: LocalWebhook
 
     def create(
         self,
         name: str,
         replicas: int = 3,
         annotations: Mapping[str, str] | None = None,
-        tweak: Any = None,
-        sidecar_env: Mapping[str, str] | None = None,
+        tweak: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """An opted-in Deployment with the sidecar in its template; waits for its sidecars."""
-        body = deployment(name, replicas=replicas)
-        body["metadata"]["annotations"] = {contract.ENABLED: "true", **(annotations or {})}
-        if tweak is not None:
-            tweak(body)
-        body["spec"]["template"] = with_sidecar(body["spec"]["template"], name, sidecar_env)
-        self.kube.rbac.create_namespaced_role(
-            self.namespace,
-            {"metadata": {"name": f"sidecar-{name}"}, "rules": contract.sidecar_role_rules(name)},
-        )
-        self.kube.rbac.create_namespaced_role_binding(
-            self.namespace,
-            {
-                "metadata": {"name": f"sidecar-{name}"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": f"sidecar-{name}",
-                },
-                "subjects": [
-                    {"kind": "ServiceAccount", "name": "default", "namespace": self.namespace}
-                ],
-            },
-        )
+        """Create an opted-in Deployment as a user writes it (``tweak`` edits the body first);
+        the Deployment as created, so what the user wrote. Returns once it has rolled out, the
+        webhook has provisioned its sidecars' RBAC, and every pod runs the injected sidecar."""
+        body = opted_in(name, replicas, annotations, tweak)
         created = self.kube.apps.create_namespaced_deployment(self.namespace, body)
         self.wait_rolled_out(name)
-        wait_for(
-            lambda: {p["metadata"]["name"] for p in self.pods(name)} <= set(self.runner.pods()),
-            60,
-            f"a running sidecar for every pod of {name}",
-        )
+        self.wait_sidecar_rbac(name)
+        self.wait_sidecars(name)
         return dict(self.kube.api.sanitize_for_serialization(created))
+
+    # --- reading ------------------------------------------------------------------------------
 
     def read(self, name: str) -> dict[str, Any]:
         return dict(
@@ -141,8 +150,49 @@ class Scenario:
             )
         )
 
+    def deployments(self) -> list[dict[str, Any]]:
+        """Every Deployment of the namespace, as the API returns them (for the status table)."""
+        found = self.kube.apps.list_namespaced_deployment(self.namespace)
+        return [dict(self.kube.api.sanitize_for_serialization(d)) for d in found.items]
+
     def annotations(self, name: str) -> dict[str, str]:
         return dict(self.read(name)["metadata"].get("annotations") or {})
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = self.kube.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        return [dict(self.kube.api.sanitize_for_serialization(e)) for e in found.items]
+
+    def pods(self, name: str) -> list[dict[str, Any]]:
+        found = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"app={name}")
+        return [dict(self.kube.api.sanitize_for_serialization(p)) for p in found.items]
+
+    def pods_without_sidecar(self, name: str) -> set[str]:
+        """Live pods of ``name`` that the webhook did not inject (it was down, or skipped them)."""
+        return {p["metadata"]["name"] for p in self.pods(name) if live(p) and not has_sidecar(p)}
+
+    def nodes_of(self, name: str) -> set[str]:
+        return {p["spec"].get("nodeName") for p in self.pods(name) if live(p)}
+
+    def busiest_spot_node(self, name: str) -> str:
+        """The spot node that runs most of the Deployment's pods: the one to interrupt."""
+        nodes = [p["spec"].get("nodeName") for p in self.pods(name)]
+        return max(SPOT_NODES, key=nodes.count)
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the Deployment's Lease: ``None`` if there is no Lease, ``""`` if released."""
+        try:
+            lease = self.kube.coordination.read_namespaced_lease(
+                contract.lease_name(name), self.namespace
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return str(lease.spec.holder_identity or "")
+
+    # --- waiting ------------------------------------------------------------------------------
 
     def wait_state(self, name: str, state: contract.State, timeout_s: float = 60) -> dict[str, str]:
         return wait_for(
@@ -168,86 +218,96 @@ class Scenario:
 
         wait_for(done, timeout_s, f"{name} to roll out")
 
-    def events(self, name: str) -> list[dict[str, Any]]:
-        found = self.kube.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name}"
-        )
-        return [dict(self.kube.api.sanitize_for_serialization(e)) for e in found.items]
-
-    def pods(self, name: str) -> list[dict[str, Any]]:
-        found = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"app={name}")
-        return [dict(self.kube.api.sanitize_for_serialization(p)) for p in found.items]
-
-    def nodes_of(self, name: str) -> set[str]:
-        return {
-            p["spec"].get("nodeName")
-            for p in self.pods(name)
-            if "deletionTimestamp" not in p["metadata"]
+    def wait_sidecar_rbac(self, name: str, timeout_s: float = RBAC_TIMEOUT_S) -> None:
+        """Wait until the webhook's controller has provisioned what ``name``'s sidecars need:
+        the Role and RoleBinding, and the nodes ClusterRoleBinding of its ServiceAccount."""
+        spec = self.read(name)["spec"]["template"]["spec"]
+        account = (self.namespace, spec.get("serviceAccountName") or "default")
+        role = rbac.role_name(name)
+        reads: dict[str, Callable[[], object]] = {
+            f"Role {role}": lambda: self.kube.rbac.read_namespaced_role(role, self.namespace),
+            f"RoleBinding {role}": lambda: self.kube.rbac.read_namespaced_role_binding(
+                role, self.namespace
+            ),
+            f"ClusterRoleBinding {rbac.node_binding_name(account)}": lambda: (
+                self.kube.rbac.read_cluster_role_binding(rbac.node_binding_name(account))
+            ),
         }
 
-    def busiest_spot_node(self, name: str) -> str:
-        """The spot node that runs most of the Deployment's pods: the one to interrupt."""
-        nodes = [p["spec"].get("nodeName") for p in self.pods(name)]
-        return max(SPOT_NODES, key=nodes.count)
+        def missing() -> list[str]:
+            return [what for what, read in reads.items() if not _exists(read)]
+
+        wait_for(lambda: not missing(), timeout_s, f"the webhook to provision {missing()}")
+
+    def wait_sidecars(self, name: str, timeout_s: float = SIDECARS_TIMEOUT_S) -> set[str]:
+        """Wait until every live pod of ``name`` runs its sidecar; their names. A pod the
+        webhook did not inject never will be, so that is an error at once, naming the pods."""
+
+        def running() -> set[str] | None:
+            pods = [p for p in self.pods(name) if live(p)]
+            uninjected = sorted(p["metadata"]["name"] for p in pods if not has_sidecar(p))
+            if uninjected:
+                raise ScenarioError(
+                    f"pods of {name} without the sidecar: {uninjected}; "
+                    f"see the webhook's log {self.webhook.log_path}"
+                )
+            names = {p["metadata"]["name"] for p in pods}
+            return names if names and names <= set(self.runner.pods()) else None
+
+        return wait_for(running, timeout_s, f"a running sidecar for every pod of {name}")
 
 
-def template_of(body: Mapping[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(dict(body["spec"]["template"]))
+def _exists(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
 
 
 def sidecar_program() -> list[str]:
+    """The sidecar image's ENTRYPOINT, as a local process."""
     return [sys.executable, "-m", "sidecar"]
-
-
-def sidecar_node_rbac(kube: Kube, namespace: str, cluster_role: str) -> str:
-    """Bind the shared node-reading ClusterRole to the namespace's default ServiceAccount."""
-    binding = f"sidecar-nodes-{namespace}"
-    kube.rbac.create_cluster_role_binding(
-        {
-            "metadata": {"name": binding},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": cluster_role,
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
-        }
-    )
-    return binding
-
-
-def node_cluster_role(kube: Kube, name: str = "spot-failover-sidecar-nodes-local") -> str:
-    """The shared ClusterRole that lets sidecars read Nodes (deploy/ ships the same rules)."""
-    kube.apply(
-        [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": name},
-                "rules": contract.SIDECAR_NODE_RULES,
-            }
-        ]
-    )
-    return name
 
 
 @contextlib.contextmanager
 def scenario(
-    cluster: LocalCluster, kube: Kube, namespace: str, log_dir: Path
+    cluster: LocalCluster,
+    kube: Kube,
+    namespace: str,
+    work_dir: Path,
+    *,
+    sidecar_env: Mapping[str, str] | None = None,
+    webhook_settings: Mapping[str, SettingValue] | None = None,
 ) -> Iterator[Scenario]:
-    """IMDS simulator, node RBAC and a pod runner for ``namespace``; all stopped on exit."""
-    binding = sidecar_node_rbac(kube, namespace, node_cluster_role(kube))
-    with ImdsSimulator(SPOT_NODES) as imds:
-        runner = PodRunner(
+    """The webhook, an IMDS simulator and the sidecars' pod runner for ``namespace``; all
+    stopped, and the webhook's cluster objects removed, on exit.
+
+    ``sidecar_env``: sidecar settings over :data:`SIDECAR_ENV` (e.g. dry run, other timings),
+    injected into every sidecar of the scenario. ``webhook_settings``: over
+    :data:`WEBHOOK_SETTINGS`. Logs go under ``work_dir``.
+    """
+    with (
+        ImdsSimulator(SPOT_NODES) as imds,
+        LocalWebhook(
+            cluster,
+            kube,
+            work_dir / "webhook",
+            namespaces=[namespace],
+            sidecar_image=SIDECAR_IMAGE,
+            sidecar_env={**SIDECAR_ENV, **(sidecar_env or {})},
+            sidecar_metrics_port=0,
+            settings={**WEBHOOK_SETTINGS, **(webhook_settings or {})},
+        ) as webhook,
+        PodRunner(
             cluster,
             kube,
             namespace=namespace,
             program=sidecar_program(),
-            log_dir=log_dir,
+            log_dir=work_dir / "sidecars",
             node_env=lambda node: {"SPOT_FAILOVER_IMDS_URL": imds.base_url(node)},
-        )
-        try:
-            with runner:
-                yield Scenario(cluster, kube, namespace, imds, runner)
-        finally:
-            kube.rbac.delete_cluster_role_binding(binding)
+        ) as runner,
+    ):
+        yield Scenario(cluster, kube, namespace, imds, runner, webhook)

@@ -1,9 +1,15 @@
-"""Fixtures for sidecar scenarios on the local control plane."""
+"""Fixtures for failover scenarios on the local control plane: the real webhook injects the
+sidecar into the test namespace's pods, and the pod runner runs one sidecar per pod.
+
+``failover`` is the scenario with the test timings; a test that needs other sidecar settings
+(dry run, IMDS off, ...) asks for ``make_failover`` instead and calls it once with them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -12,10 +18,33 @@ from devtools.controlplane.kube import Kube
 from devtools.scenario import Scenario, scenario
 
 
+class MakeFailover(Protocol):
+    def __call__(self, sidecar_env: Mapping[str, str] | None = None) -> Scenario: ...
+
+
 @pytest.fixture
-def failover(
+def make_failover(
     cluster: LocalCluster, kube: Kube, namespace: str, tmp_path: Path
-) -> Iterator[Scenario]:
-    """An IMDS simulator for the spot nodes and sidecars run for every pod of ``namespace``."""
-    with scenario(cluster, kube, namespace, tmp_path / "sidecars") as running:
-        yield running
+) -> Iterator[MakeFailover]:
+    """Starts the scenario for ``namespace`` with these sidecar settings over the test timings;
+    once per test, because one webhook serves the namespace."""
+    with contextlib.ExitStack() as stack:
+        started: list[Scenario] = []
+
+        def make(sidecar_env: Mapping[str, str] | None = None) -> Scenario:
+            if started:
+                raise RuntimeError("the scenario of this test has already been started")
+            work = tmp_path / "scenario"
+            running = stack.enter_context(
+                scenario(cluster, kube, namespace, work, sidecar_env=sidecar_env)
+            )
+            started.append(running)
+            return running
+
+        yield make
+
+
+@pytest.fixture
+def failover(make_failover: MakeFailover) -> Scenario:
+    """The scenario with the test timings."""
+    return make_failover()

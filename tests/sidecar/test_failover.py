@@ -47,7 +47,9 @@ def test_a_notice_moves_the_deployment_to_fargate_with_exactly_one_patch(
     sidecar_writes = [
         r
         for r in audit.read(failover.cluster.audit_log)
-        if r.pod is not None and r.verb == "update" and "/deployments/web" in r.uri
+        if r.pod is not None
+        and r.verb == "update"
+        and r.uri.startswith(f"/apis/apps/v1/namespaces/{failover.namespace}/deployments/web")
     ]
     assert [r.code for r in sidecar_writes] == [200, 200]
 
@@ -76,8 +78,10 @@ def test_failback_restores_the_original_scheduling_after_the_cooldown(
     failover: Scenario,
 ) -> None:
     original = failover.create("api", replicas=2, annotations={contract.FAILBACK_AFTER: "3s"})
-    failover.imds.set_notice(failover.busiest_spot_node("api"))
+    node = failover.busiest_spot_node("api")
+    failover.imds.set_notice(node)
     failover.wait_state("api", State.ON_FARGATE)
+    failover.imds.clear_notice(node)  # reclaimed; otherwise the pods coming back move again
 
     annotations = failover.wait_state("api", State.WATCHING, timeout_s=90)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import FaultKind
 from devtools.scenario import Scenario
@@ -14,18 +15,20 @@ from sidecar import contract
 from sidecar.contract import State
 from tests.conftest import SPOT_NODES
 
+from .conftest import MakeFailover
+
 pytestmark = pytest.mark.cluster
 
 ITN_TAINT = {"key": "aws-node-termination-handler/spot-itn", "effect": "NoSchedule"}
 
 
 @pytest.fixture
-def tainted(failover: Scenario) -> Iterator[list[str]]:
+def tainted(kube: Kube) -> Iterator[list[str]]:
     """Nodes tainted during the test; the taints are removed afterwards (nodes are shared)."""
     nodes: list[str] = []
     yield nodes
     for node in nodes:
-        failover.kube.core.patch_node(node, {"spec": {"taints": None}})
+        kube.core.patch_node(node, {"spec": {"taints": None}})
 
 
 def test_with_imds_unreachable_the_node_taint_still_moves_the_deployment(
@@ -71,8 +74,11 @@ def test_a_rebalance_recommendation_moves_only_deployments_that_opted_in(
     assert "instance-action" in calm[contract.NOTICE]
 
 
-def test_dry_run_records_what_it_would_do_and_changes_nothing(failover: Scenario) -> None:
-    before = failover.create("web", replicas=3, sidecar_env={"SPOT_FAILOVER_DRY_RUN": "true"})
+def test_dry_run_records_what_it_would_do_and_changes_nothing(
+    make_failover: MakeFailover,
+) -> None:
+    failover = make_failover({"SPOT_FAILOVER_DRY_RUN": "true"})
+    before = failover.create("web", replicas=3)
 
     failover.imds.set_notice(failover.busiest_spot_node("web"))
 

@@ -1,0 +1,94 @@
+"""The whole loop, nothing short-circuited: a Deployment written as a user writes it, pods that
+the controller manager creates and the real webhook injects, one sidecar process per pod with a
+token bound to it. A notice moves the Deployment to Fargate; after the cooldown it comes back;
+``spot-failover status`` tells each step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devtools.scenario import FARGATE_NODES, SPOT_NODES, Scenario
+from sidecar import contract
+from sidecar.contract import State
+
+from .observe import deployment_path, pod_creations, pod_writes, slow_rollout, status, transitions
+
+pytestmark = pytest.mark.cluster
+
+NAME = "shop"
+
+
+def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_back(
+    failover: Scenario, tmp_path: Path
+) -> None:
+    original = failover.create(
+        NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "4s"}, tweak=slow_rollout(2)
+    )
+    assert not any(
+        c["name"] == contract.SIDECAR_CONTAINER
+        for c in original["spec"]["template"]["spec"]["containers"]
+    )
+    watching = status(failover, tmp_path)[NAME]
+    assert (watching["state"], watching["computeType"], watching["enabled"]) == (
+        "Watching",
+        "spot",
+        True,
+    )
+    node = failover.busiest_spot_node(NAME)
+
+    failover.imds.set_notice(node)
+
+    failover.wait_state(NAME, State.MIGRATING)
+    migrating = status(failover, tmp_path)[NAME]
+    assert (migrating["state"], migrating["computeType"]) == ("Migrating", "fargate")
+    assert (migrating["notice"]["node"], migrating["notice"]["source"]) == (
+        node,
+        "imds/spot/instance-action",
+    )
+
+    failover.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
+    on_fargate = status(failover, tmp_path)[NAME]
+    assert (on_fargate["state"], on_fargate["computeType"]) == ("OnFargate", "fargate")
+    assert on_fargate["failback"]["after"] == "4s"
+    failover.wait_rolled_out(NAME)
+    assert failover.nodes_of(NAME) <= set(FARGATE_NODES)
+    failover.wait_sidecars(NAME)  # the Fargate pods were injected too
+    failover.imds.clear_notice(node)  # the instance is reclaimed; a new one takes its name
+
+    back = failover.wait_state(NAME, State.WATCHING, timeout_s=90)
+    assert transitions(back) == [
+        ("Watching", "Migrating"),
+        ("Migrating", "OnFargate"),
+        ("OnFargate", "FailingBack"),
+        ("FailingBack", "Watching"),
+    ]
+    watching_again = status(failover, tmp_path)[NAME]
+    assert (watching_again["state"], watching_again["computeType"]) == ("Watching", "spot")
+    assert watching_again["historyCount"] == 4
+    assert failover.read(NAME)["spec"]["template"] == original["spec"]["template"]
+    failover.wait_rolled_out(NAME)
+    assert failover.nodes_of(NAME) <= set(SPOT_NODES)
+    failover.wait_sidecars(NAME)
+
+
+def test_every_pod_of_the_story_was_injected_and_only_its_own_sidecars_wrote(
+    failover: Scenario,
+) -> None:
+    failover.create(NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "3s"})
+    node = failover.busiest_spot_node(NAME)
+    failover.imds.set_notice(node)
+    failover.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
+    failover.imds.clear_notice(node)
+    failover.wait_state(NAME, State.WATCHING, timeout_s=90)
+    failover.wait_rolled_out(NAME)
+    failover.wait_sidecars(NAME)
+
+    created = pod_creations(failover)
+    assert created == 9  # three on spot, three on Fargate, three back on spot
+    injected = failover.webhook.metrics().value("spot_failover_webhook_injected_total")
+    assert injected == created
+    writes = [r for r in pod_writes(failover) if r.uri.startswith(deployment_path(failover, NAME))]
+    assert [r.code for r in writes] == [200] * 4
+    assert all(r.pod is not None and r.pod.startswith(f"{NAME}-") for r in writes)
