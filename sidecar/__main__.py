@@ -16,6 +16,7 @@ from sidecar.adapters.credentials import InCluster
 from sidecar.adapters.errors import NoCredentials
 from sidecar.adapters.imds import ImdsClient
 from sidecar.adapters.kube import Kube
+from sidecar.core import node_signal
 from sidecar.daemon import Daemon
 from sidecar.imds_source import ImdsSource
 from sidecar.metrics import Metrics
@@ -62,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     metrics.serve(settings.metrics_port)
     api = ApiServer(credentials, on_request=lambda verb: metrics.api_requests.labels(verb).inc())
     kube = Kube(api, settings.namespace, settings.deployment)
+    on_fargate = node_signal.fargate_by_name(settings.node_name)
     nodes = (
         NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
-        if settings.node_source
+        if settings.node_source and not on_fargate
         else None
     )
     shutdown = Shutdown()
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     daemon_ref: list[Daemon] = []
     imds = None
-    if settings.imds_enabled:
+    if settings.imds_enabled and not on_fargate:  # Fargate pods have no IMDS
         client = ImdsClient(
             settings.imds_url,
             timeout_s=settings.imds_timeout_s,

@@ -141,13 +141,15 @@ def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
 
     Create cannot be limited by name in RBAC, so creating Leases is namespace-wide; the
     admission policy shipped in deploy/ limits pod-bound tokens to this Deployment's Lease.
+    Watch and list by name (a ``metadata.name`` field selector) let a leader follow its
+    Deployment and a standby follow the Lease with one request instead of polling.
     """
     return [
         {
             "apiGroups": ["apps"],
             "resources": ["deployments"],
             "resourceNames": [deployment],
-            "verbs": ["get", "update", "patch"],
+            "verbs": ["get", "update", "patch", "watch", "list"],
         },
         {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},

@@ -5,6 +5,12 @@ the only Kubernetes traffic. The Deployment is read when there is something to d
 signal for this node, an unfinished move (Migrating, FailingBack) or a failback that is due.
 Decisions come from :func:`sidecar.core.machine.decide`; this module runs the actions it returns.
 
+Reads are spent carefully, because fifty sidecars may act on one Deployment: a decision after
+acquiring the Lease or checking health reuses the read it started from (the write is
+conditional, so a stale read costs a 409, never a lost edit); after a write, the API server's
+answer is the next read; and while it leads a move, the leader follows its Deployment with one
+watch (a :class:`~sidecar.follower.Follower`) and wakes on each change instead of polling.
+
 A failing tick is logged and the loop goes on; :data:`MAX_FAILED_TICKS` failures in a row exit
 non-zero so Kubernetes restarts the container. A stop request (SIGTERM) is honoured between
 steps, and the Lease is released on the way out.
@@ -32,6 +38,7 @@ from sidecar.core.objects import JSONObject
 from sidecar.core.signals import Interruption
 from sidecar.core.steps import failback_due_at
 from sidecar.core.transitions import SETTLED
+from sidecar.follower import Follower
 from sidecar.imds_source import ImdsSource
 from sidecar.leadership import UNFINISHED, Leadership
 from sidecar.metrics import Metrics
@@ -45,11 +52,18 @@ MAX_FAILED_TICKS = 30
 MAX_DECISIONS_PER_TICK = 8
 SPOT_RECHECK_S = 30.0
 """Once failback is due, how often to look for spot capacity again."""
+DEPLOYMENT_WATCH_S = 300
+"""Server-side limit of one watch of the Deployment while leading a move."""
 
 
 class Outcome(enum.Enum):
     DONE = "done"
     AGAIN = "again"
+    """Decide again on the same read (the Lease was taken, health was checked)."""
+    WRITTEN = "written"
+    """Decide again on the API server's answer to our write."""
+    REREAD = "reread"
+    """Decide again on a new read (someone else wrote first)."""
     WAIT_FOR_LEASE = "wait-for-lease"
 
 
@@ -97,6 +111,10 @@ class Daemon:
         )
         self.memory = Memory()
         self.shutdown = shutdown or Shutdown()
+        self.following: Follower | None = None
+        """The Deployment, followed while this sidecar leads a move."""
+        self._written: JSONObject | None = None
+        """The API server's answer to our last write of the Deployment."""
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -111,12 +129,25 @@ class Daemon:
                 if self.memory.failed_ticks >= MAX_FAILED_TICKS:
                     log.error("giving up after repeated failures", extra=self._context())
                     return 1
-                stop.wait(self._interval())
+                self._pause(stop)
         except ShutdownRequested:
             log.info("stopped while waiting", extra=self._context())
         finally:
+            self._unfollow()
+            self.leader.stop_following()
             self._release()
         return 0
+
+    def _pause(self, stop: threading.Event) -> None:
+        """Until the next tick: the interval, or while leading a move, the next change of the
+        Deployment if it comes first."""
+        following = self.following
+        if following is None:
+            stop.wait(self._interval())
+            return
+        seen = following.changes
+        with self.shutdown.interruptible():
+            following.wait_for_change(seen, self._interval())
 
     def step(self, stop: threading.Event) -> None:
         """One tick: observe, and decide and act if there is anything to decide."""
@@ -147,7 +178,9 @@ class Daemon:
     def on_fargate(self) -> bool:
         from_node = self.nodes.on_fargate() if self.nodes is not None else None
         return (
-            from_node if from_node is not None else self.settings.node_name.startswith("fargate-")
+            from_node
+            if from_node is not None
+            else node_signal.fargate_by_name(self.settings.node_name)
         )
 
     def _observe(self, now: datetime) -> Interruption | None:
@@ -179,11 +212,11 @@ class Daemon:
 
     def _tick(self, signal: Interruption | None, stop: threading.Event) -> None:
         self.memory.health = None
+        view = self._read()
         for _ in range(MAX_DECISIONS_PER_TICK):
             if stop.is_set():
                 return
             now = self.clock()
-            view = DeploymentView.parse(self.kube.get_deployment())
             self.memory.view = view
             if self.leader.holds(now) and view.state in UNFINISHED and self.leader.renew_due(now):
                 self.leader.acquire(now, view.state)  # renew while working
@@ -197,13 +230,78 @@ class Daemon:
             decision = machine.decide(view, facts, self.policy, now)
             outcome = self._act(decision, view, now)
             if outcome is Outcome.WAIT_FOR_LEASE:
-                self.leader.wait_for_turn(self.clock, stop.is_set, self.shutdown.interruptible)
-                if self._released_in_settled_state() is not None:
-                    break  # the leader finished and let go: nothing left for us
-                continue
-            if outcome is Outcome.DONE:
+                if not self._wait_for_lease(view, stop):
+                    break  # the leader finished and let go, or we are stopping
+                view = self._read(again=True)
+            elif outcome is Outcome.AGAIN and self.following is not None:
+                view = self._read()  # the newest copy: checks take time, statuses move on
+            elif outcome is Outcome.WRITTEN and self._written is not None:
+                view = DeploymentView.parse(self._written)
+            elif outcome is Outcome.REREAD:
+                view = self._read(again=True)
+            elif outcome is Outcome.DONE:
                 break
         self._settle(signal)
+        self._follow_while_leading()
+
+    def _wait_for_lease(self, view: DeploymentView, stop: threading.Event) -> bool:
+        """Stand by until this sidecar holds the Lease, or may create it; ``False`` if the
+        move settled meanwhile (nothing left to do) or a stop was asked for.
+
+        A free Lease is taken before the Deployment is read again, so the waiters that lose
+        the race for it spend no read on a Deployment they will not act on.
+        """
+        preferred = self._on_destination_side(view)
+        while not stop.is_set():
+            self.leader.wait_for_turn(
+                self.clock, stop.is_set, self.shutdown.interruptible, preferred=preferred
+            )
+            if self._released_in_settled_state() is not None:
+                return False
+            if self.leader.take_turn(self.clock(), view.state):
+                return True
+        return False
+
+    def _read(self, *, again: bool = False) -> DeploymentView:
+        """The Deployment as this sidecar best knows it: while following it, the watch's copy
+        (or our own write, which the watch has not shown yet); otherwise, or ``again`` after a
+        conflict or a wait, a read."""
+        following = self.following
+        if following is not None and not again and not following.failing:
+            body = following.current() or self._written
+            if body is not None:
+                return DeploymentView.parse(body)
+        self._written = None
+        return DeploymentView.parse(self.kube.get_deployment())
+
+    def _on_destination_side(self, view: DeploymentView) -> bool:
+        """Whether this sidecar runs where the move in progress goes (it outlives the move)."""
+        if view.state is State.MIGRATING:
+            return self.on_fargate()
+        if view.state is State.FAILING_BACK:
+            return not self.on_fargate()
+        return True
+
+    def _follow_while_leading(self) -> None:
+        """Follow the Deployment while leading an unfinished move; stop once it settles."""
+        view, now = self.memory.view, self.clock()
+        leading = view is not None and view.state in UNFINISHED and self.leader.holds(now)
+        if leading and self.following is None:
+            # Its first copy is listed after our last write, so nothing to expect().
+            self.following = Follower(
+                f"deployment {self.settings.deployment}",
+                lambda version: self.kube.watch_deployment(version, DEPLOYMENT_WATCH_S),
+            ).start()
+        elif not leading:
+            self._unfollow()
+        if view is not None and view.state not in UNFINISHED:
+            self.leader.stop_following()
+
+    def _unfollow(self) -> None:
+        if self.following is not None:
+            self.following.stop()
+            self.following = None
+        self._written = None
 
     def _settle(self, signal: Interruption | None) -> None:
         """Remember what this tick finished with, so idle ticks need no API request."""
@@ -232,6 +330,7 @@ class Daemon:
         return stamped
 
     def _act(self, decision: machine.Decision, view: DeploymentView, now: datetime) -> Outcome:
+        outcome = Outcome.DONE
         for action in decision.actions:
             match action:
                 case actions.AcquireLease():
@@ -244,15 +343,19 @@ class Daemon:
                     return Outcome.AGAIN
                 case actions.WriteTransition():
                     try:
-                        self.kube.replace_deployment(action.body)
+                        written = self.kube.replace_deployment(action.body)
                     except Conflict:
                         self.metrics.conflicts.inc()
                         log.info(
                             "deployment changed under us; deciding again", extra=self._context()
                         )
                         self.memory.health = None
-                        return Outcome.AGAIN
-                    self._written(action, view, now)
+                        return Outcome.REREAD
+                    self._record_transition(action, view, now)
+                    self._written = written
+                    if self.following is not None:
+                        self.following.expect(_version(written))
+                    outcome = Outcome.WRITTEN
                 case actions.RecordEvent():
                     self._event(view, action.reason, action.message, warning=action.warning)
                 case actions.ReleaseLease():
@@ -261,9 +364,9 @@ class Daemon:
                     self.memory.wake_at = action.until
                 case actions.Nothing():
                     log.debug("nothing to do", extra={**self._context(), "reason": action.reason})
-        return Outcome.DONE
+        return outcome
 
-    def _written(
+    def _record_transition(
         self, action: actions.WriteTransition, view: DeploymentView, now: datetime
     ) -> None:
         self.metrics.transitions.labels(str(action.from_state), str(action.to_state)).inc()
@@ -368,6 +471,11 @@ class Daemon:
             "pod": self.settings.pod_name,
             "state": str(view.state) if view is not None else "unknown",
         }
+
+
+def _version(body: JSONObject) -> str | None:
+    version = objects.child(body, "metadata", "").get("resourceVersion")
+    return version if isinstance(version, str) else None
 
 
 def _selector(deployment: JSONObject) -> str:

@@ -6,10 +6,17 @@ write is a create (409 if the Lease exists) or a replace carrying the ``resource
 (409 if anyone wrote since).
 
 Beside the spec, every write stamps the Deployment's state (``spot-failover/state``) on the
-Lease. Candidates that lost the race watch the Lease instead of polling the Deployment: a
-release stamped with a settled state tells them the work is done without another read; a release
-stamped with an unfinished state (the leader was stopped mid-move) or an expired term tells them
-to take over.
+Lease. Candidates that lost the race follow the Lease (one watch, in a
+:class:`~sidecar.follower.Follower`) instead of polling the Deployment: a release stamped with a
+settled state tells them the work is done without another read; a release stamped with an
+unfinished state (the leader was stopped mid-move) or an expired term tells them to take over.
+
+Who takes over first: a move's leader dies with the pod it is moving away from, so a successor
+on the same side would soon die too. Candidates on the move's destination side (Fargate while
+Migrating, spot while FailingBack) may take a free Lease at once; the others only one term
+later, if nobody on the destination side took it (the destination pods may never start).
+Among those that may, each waits a random moment first and tries only if the watch has not
+meanwhile shown someone else taking it, so a handoff costs a write or two, not one per waiter.
 """
 
 from __future__ import annotations
@@ -28,15 +35,21 @@ from sidecar.adapters.kube import Kube
 from sidecar.contract import State
 from sidecar.core import lease
 from sidecar.core.lease import LeaseRecord
+from sidecar.follower import Follower
 
 log = logging.getLogger(__name__)
 
-JITTER_S = 0.5
-"""Longest random pause before a waiter tries a free Lease."""
+JITTER_S = 1.0
+"""Longest random pause before a waiter tries a free Lease. The first of N waiters goes after
+about JITTER_S / (N + 1) on average, so a wide spread costs a crowd almost nothing and keeps
+its tries far enough apart for each to see the previous winner on the watch."""
 UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
+SETTLED_STAMPS = frozenset(State) - UNFINISHED
 
 WATCH_SECONDS = 300
 """Server-side limit of one Lease watch; renewals usually keep it busy until the move ends."""
+WAIT_SLICE_S = 1.0
+"""Longest single wait, so a stop asked for without a signal is seen within a second."""
 
 
 class Leadership:
@@ -55,6 +68,12 @@ class Leadership:
         self._on_acquired = on_acquired or (lambda: None)
         self._absent = False
         """A watch from the current state saw no Lease at all: creating it is allowed."""
+        self._follower: Follower | None = None
+
+    @property
+    def quiet_s(self) -> float:
+        """A Lease watch silent this long has a dead holder (renewals are events)."""
+        return self.duration_s + 2.0
 
     def margin(self) -> timedelta:
         """Stop acting this long before the term ends, so a successor never overlaps."""
@@ -69,13 +88,6 @@ class Leadership:
         annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         stamp = annotations.get(contract.STATE) if isinstance(annotations, dict) else None
         self.stamped_state = State(stamp) if stamp in set(State) else None
-
-    def refresh(self) -> None:
-        raw = self.kube.get_lease(self.name)
-        if raw is None:
-            self.record, self.stamped_state = None, None
-        else:
-            self._remember(raw)
 
     def acquire(self, now: datetime, state: State, *, create: bool = True) -> bool:
         """Acquire, renew or take over if the record allows; ``True`` if we hold it now.
@@ -129,42 +141,85 @@ class Leadership:
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool],
         interruptible: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+        *,
+        preferred: bool = True,
     ) -> None:
-        """Watch the Lease until it is free (released or expired), or found not to exist.
-
-        One watch request lasts as long as the holder keeps renewing: each renewal is an event,
-        and a silence longer than the term (the read timeout) means the holder is gone.
-        Without a record the watch starts from the Lease's current state.
-        """
+        """Follow the Lease until this candidate may try it (free, and its turn), or until it
+        is found not to exist; ``preferred``: on the move's destination side."""
         self._absent = False
+        follower = self._follow()
         with interruptible():
+            if not self._wait(follower.wait_ready, self.quiet_s, should_stop):
+                self._absent = not follower.failing  # silence: there is no Lease at all
+                return
             while not should_stop():
-                version = self.record.resource_version if self.record is not None else None
-                seen = 0
-                for raw in self.kube.watch_lease(
-                    self.name, version, WATCH_SECONDS, quiet_s=self.duration_s + 2.0
-                ):
-                    seen += 1
-                    self._remember(raw)
-                    if should_stop() or (
-                        self._free(clock()) and self._still_free_after_jitter(clock)
-                    ):
-                        return
-                if self.record is None and seen == 0:
-                    self._absent = True  # no Lease at all: the next acquire may create it
-                    return
-                if self._free(clock()) and self._still_free_after_jitter(clock):
-                    return
+                seen = follower.changes
+                latest = follower.latest
+                if latest is not None:
+                    self._remember(latest)
+                now = clock()
+                turn = self._turn(now, preferred)
+                if turn is not None and turn <= now:
+                    if self.stamped_state in SETTLED_STAMPS:
+                        return  # done: nobody needs it, nothing to race for
+                    pause = random.uniform(0, JITTER_S)  # noqa: S311 - spreading, not secrecy
+                    if not follower.wait_for_change(seen, pause):
+                        return  # nobody took it meanwhile: our turn
+                    continue
+                wait_s = WAIT_SLICE_S if turn is None else (turn - now).total_seconds()
+                follower.wait_for_change(seen, min(WAIT_SLICE_S, max(0.01, wait_s)))
 
-    def _still_free_after_jitter(self, clock: Callable[[], datetime]) -> bool:
-        """Let a random one of the waiters go first: after a short random pause, read the
-        Lease once; if someone took it meanwhile, keep waiting instead of racing (a released
-        Lease otherwise draws one doomed write from every waiter)."""
-        if self.stamped_state is not None and self.stamped_state not in UNFINISHED:
-            return True  # settled: nobody needs it, nothing to race for
-        time.sleep(random.uniform(0, JITTER_S))  # noqa: S311 - spreading, not secrecy
-        self.refresh()
-        return self.record is None or self.record.is_free(clock())
+    def take_turn(self, now: datetime, state: State) -> bool:
+        """After :meth:`wait_for_turn`: take the free Lease (stamped with the state it was
+        left in, else ``state``). ``True`` if we hold it now, or if there is no Lease and the
+        next :meth:`acquire` may create it; ``False``: someone else won, wait again."""
+        if self._absent:
+            return True
+        record = self.record
+        if record is None or not record.is_free(now):
+            return False
+        stamp = self.stamped_state if self.stamped_state in UNFINISHED else state
+        return self.acquire(now, stamp, create=False)
+
+    def stop_following(self) -> None:
+        """The move is over: stop watching the Lease."""
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+
+    def _follow(self) -> Follower:
+        if self._follower is None or not self._follower.running:
+            self._follower = Follower(
+                f"lease {self.name}",
+                lambda version: self.kube.watch_lease(
+                    self.name, version, WATCH_SECONDS, quiet_s=self.quiet_s
+                ),
+            ).start()
+        return self._follower
+
+    def _turn(self, now: datetime, preferred: bool) -> datetime | None:
+        """When this candidate may try the Lease as last seen (``None``: not known yet)."""
+        record = self.record
+        if record is None:
+            return None
+        released = record.holder is None
+        free_since = (record.renew_time if released else record.expires_at) or now
+        return free_since + (timedelta(0) if preferred else timedelta(seconds=self.duration_s))
+
+    @staticmethod
+    def _wait(
+        wait: Callable[[float], bool], timeout_s: float, should_stop: Callable[[], bool]
+    ) -> bool:
+        """``wait`` in slices of at most :data:`WAIT_SLICE_S` until it is true, ``timeout_s``
+        passed or a stop is asked for."""
+        deadline = time.monotonic() + timeout_s
+        while not should_stop():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if wait(min(WAIT_SLICE_S, remaining)):
+                return True
+        return False
 
     def renew_due(self, now: datetime) -> bool:
         """Whether a third of the term has passed since the last renewal (client-go renews
@@ -173,6 +228,3 @@ class Leadership:
         if record is None or record.renew_time is None:
             return True
         return now >= record.renew_time + timedelta(seconds=self.duration_s / 3)
-
-    def _free(self, now: datetime) -> bool:
-        return self.record is not None and self.record.is_free(now)

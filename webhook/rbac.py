@@ -4,7 +4,7 @@ The sidecar runs with its pod's ServiceAccount. For each opted-in Deployment the
 provisions:
 
 * a **Role** ``spot-failover-sidecar-<deployment>`` with exactly
-  :func:`sidecar.contract.sidecar_role_rules`: get/update/patch on *that* Deployment and
+  :func:`sidecar.contract.sidecar_role_rules`: get/update/patch/watch on *that* Deployment and
   get/update/watch/list on *its* Lease (both by ``resourceNames``), list ReplicaSets and pods,
   create Leases and Events. RBAC cannot limit ``create`` by name, so Lease creation is
   namespace-wide; see the README's RBAC section for what that exposes;

@@ -61,6 +61,20 @@ class Kube:
             body=dict(body),
         )
 
+    def watch_deployment(
+        self, resource_version: str | None, timeout_s: float, quiet_s: float | None = None
+    ) -> Iterator[JSON]:
+        """The Deployment as it changes after ``resource_version`` (``None``: its current state
+        first), until ``timeout_s``, or until no change came for ``quiet_s``."""
+        yield from self._watch_one(
+            f"{APPS}{self._ns}/deployments",
+            self.deployment,
+            f"watch deployment {self.deployment}",
+            resource_version,
+            timeout_s=timeout_s,
+            quiet_s=quiet_s,
+        )
+
     def list_replica_sets(self, selector: str) -> list[JSON]:
         found = self.api.request(
             "GET",
@@ -129,14 +143,13 @@ class Kube:
     ) -> Iterator[JSON]:
         """The Lease as it changes after ``resource_version`` (``None``: its current state
         first), until ``timeout_s`` or until no change came for ``quiet_s``."""
-        params = {
-            "fieldSelector": f"metadata.name={name}",
-            "timeoutSeconds": str(max(1, int(timeout_s))),
-        }
-        if resource_version is not None:
-            params["resourceVersion"] = resource_version
-        yield from self._objects(
-            self.api.watch(self._leases(), f"watch lease {name}", params=params, quiet_s=quiet_s)
+        yield from self._watch_one(
+            self._leases(),
+            name,
+            f"watch lease {name}",
+            resource_version,
+            timeout_s=timeout_s,
+            quiet_s=quiet_s,
         )
 
     # --- Nodes ------------------------------------------------------------------------------
@@ -150,19 +163,41 @@ class Kube:
         )
         return list(found.get("items") or [])
 
-    def watch_node(self, name: str, timeout_s: float) -> Iterator[JSON]:
-        """The Node ``name``, its current state first, then as it changes, for ``timeout_s``."""
+    def watch_node(
+        self, name: str, timeout_s: float, resource_version: str | None = None
+    ) -> Iterator[JSON]:
+        """The Node ``name`` as it changes after ``resource_version`` (``None``: its current
+        state first), for ``timeout_s``."""
+        yield from self._watch_one(
+            f"{CORE}/nodes",
+            name,
+            f"watch node {name}",
+            resource_version,
+            timeout_s=timeout_s,
+            quiet_s=timeout_s + WATCH_SILENCE_MARGIN_S,
+        )
+
+    def _watch_one(
+        self,
+        collection: str,
+        name: str,
+        operation: str,
+        resource_version: str | None,
+        *,
+        timeout_s: float,
+        quiet_s: float | None,
+    ) -> Iterator[JSON]:
+        """One watch of the object ``name`` in ``collection`` (by field selector, so RBAC can
+        allow it by resource name)."""
         params = {
             "fieldSelector": f"metadata.name={name}",
             "timeoutSeconds": str(max(1, int(timeout_s))),
         }
-        events = self.api.watch(
-            f"{CORE}/nodes",
-            f"watch node {name}",
-            params=params,
-            quiet_s=timeout_s + WATCH_SILENCE_MARGIN_S,
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
+        yield from self._objects(
+            self.api.watch(collection, operation, params=params, quiet_s=quiet_s)
         )
-        yield from self._objects(events)
 
     @staticmethod
     def _objects(events: Iterator[JSON]) -> Iterator[JSON]:

@@ -60,6 +60,15 @@ def is_fargate(node: JSONObject) -> bool:
     return objects.string_map(metadata, "labels", "node.metadata").get(FARGATE_LABEL) == "fargate"
 
 
+FARGATE_NODE_PREFIX = "fargate-"
+"""EKS names every Fargate node ``fargate-ip-…`` (one node per pod)."""
+
+
+def fargate_by_name(node_name: str) -> bool:
+    """Whether a node name is a Fargate node's, known before any read of the Node."""
+    return node_name.startswith(FARGATE_NODE_PREFIX)
+
+
 def schedulable_and_ready(node: JSONObject) -> bool:
     """A Ready node that accepts new pods: what "spot capacity is available" looks at."""
     spec = objects.child(node, "spec", "node")
