@@ -2,7 +2,9 @@
 
 From the notice until the Deployment has settled on Fargate and every sidecar had a few
 seconds to go quiet: every request made with a pod-bound token of the namespace (the 50 old
-sidecars and the 50 new ones that start on Fargate).
+sidecars and the 50 new ones that start on Fargate). Also the highest peak resident memory of
+the sidecars still running at the end (the Fargate ones, among them the last leader): what the
+sidecar's memory request and limit must allow for.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
@@ -45,11 +48,21 @@ def run(failover: Scenario, replicas: int = 50) -> dict[str, float]:
     ]
     sidecars = len({r.pod for r in requests})
     print_breakdown(requests, spot_pods)
+    peak = max(_peak_rss_mib(failover.runner.process(pod).pid) for pod in failover.runner.pods())
     return {
         f"api_requests_per_migration_n{replicas}": float(len(requests)),
         f"api_requests_per_migration_n{replicas}_sidecars_seen": float(sidecars),
+        f"sidecar_peak_rss_mib_migration_n{replicas}": peak,
         f"notice_to_on_fargate_s_n{replicas}": (settled - started).total_seconds(),
     }
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The most resident memory the process ever had (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
 
 
 def _resource(uri: str) -> str:

@@ -69,12 +69,13 @@ class Settings(BaseSettings):
     outlives the app while its pod terminates; False appends a classic container."""
     sidecar_cpu_request: str = "10m"
     """CPU request of the sidecar. Tiny: it is added to every Fargate pod's bill."""
-    sidecar_memory_request: str = "32Mi"
-    """Memory request of the sidecar. Tiny for the same reason."""
+    sidecar_memory_request: str = "48Mi"
+    """Memory request of the sidecar: its measured working set (BENCHMARKS.md), no more, for
+    the same reason."""
     sidecar_cpu_limit: str | None = None
     """CPU limit; none, so the sidecar is not throttled exactly when it must act."""
     sidecar_memory_limit: str | None = "128Mi"
-    """Memory limit: the measured working set of the sidecar plus headroom."""
+    """Memory limit: over twice the measured peak of the sidecar (a leader of 50 replicas)."""
     sidecar_metrics_port: int = Field(default=9795, ge=0, le=65535)
     """Port of the sidecar's metrics endpoint; 0 disables it."""
     sidecar_env: dict[str, str] = Field(default_factory=dict)

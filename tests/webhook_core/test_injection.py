@@ -95,7 +95,7 @@ def test_the_sidecar_runs_hardened() -> None:
 def test_the_sidecar_requests_little_and_has_no_cpu_limit() -> None:
     sidecar = sidecar_of(inject(deployment_pod(), "web", OPTED_IN, CONFIG).pod)
     assert sidecar["resources"] == {
-        "requests": {"cpu": "10m", "memory": "32Mi"},
+        "requests": {"cpu": "10m", "memory": "48Mi"},
         "limits": {"memory": "128Mi"},
     }
 
