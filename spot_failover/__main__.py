@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import sys
 
-from spot_failover import cli
-
 
 def main() -> int:
     """Run the command with the process's arguments; returns the exit code."""
+    try:
+        from spot_failover import cli  # noqa: PLC0415 - a missing extra gets a clear message
+    except ModuleNotFoundError as missing:
+        print(
+            f"spot-failover: {missing.name} is not installed; "
+            "install the command with: pip install 'spot-failover[cli]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         code = cli.main(sys.argv[1:])
         sys.stdout.flush()

@@ -133,4 +133,25 @@ def test_the_build_context_holds_only_what_the_images_need() -> None:
     rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert rules[0] == "*"
     included = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    assert included == {"pyproject.toml", "uv.lock", "README.md", "sidecar", "webhook"}
+    packages = set(_wheel_packages())
+    assert included == {"pyproject.toml", "uv.lock", "README.md", *packages}
+
+
+def _wheel_packages() -> list[str]:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages: list[str] = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    return packages
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_the_build_stage_copies_every_package_the_wheel_is_built_from(name: str) -> None:
+    copied = {args.split()[0] for args in parse(ROOT / name).stages[0].lines("COPY")}
+
+    assert set(_wheel_packages()) <= copied
+
+
+def test_the_sidecar_image_leaves_out_the_kubernetes_client() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = " ".join(pyproject["dependencies"])
+    assert "kubernetes" not in base, "the sidecar image holds the base dependencies only"
+    assert any(d.startswith("kubernetes") for d in pyproject["optional-dependencies"]["webhook"])
