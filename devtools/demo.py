@@ -1,27 +1,38 @@
 """``make demo``: a whole failover on the local control plane, told as a timeline.
 
-A Deployment of three replicas runs on spot nodes with the spot-failover sidecar in every pod
-(sidecars are real processes with pod-bound tokens; IMDS is the simulator). Then one spot node
-gets its two-minute notice. The timeline shows what the API server saw: the notice, the leader,
-the patch, the rollout onto Fargate, the health verdict, and after the cooldown the way back.
+Nothing is short-circuited. The real webhook runs as a local process behind its shipped
+configuration; a Deployment of three replicas is created as a user writes it (annotated, no
+sidecar), on spot nodes; the pods the controller manager creates pass through the webhook, and
+one sidecar process runs per pod from exactly the injected container spec, with a token bound
+to its pod (IMDS is the simulator). Then one spot node gets its two-minute notice. The timeline
+shows what the API server saw — the notice, the leader, the patch, the rollout onto Fargate,
+the health verdict, and after the cooldown the way back — and ``spot-failover status`` is
+printed at each step.
 
 Scenarios: ``happy`` (default), ``leader-killed`` (the leader is SIGKILLed mid-move),
 ``failed-rollout`` (Fargate cannot place the pods: progress deadline, rollback),
-``imds-unreachable`` (hop limit 1: the Node taint of the termination handler takes over).
+``imds-unreachable`` (hop limit 1: the Node taint of the termination handler takes over),
+``webhook-down`` (the webhook is stopped before the notice: the first Fargate pods come up
+without the sidecar, the move completes with the sidecars that exist, and once the webhook is
+back it reports the pods it missed).
 Exits non-zero if the story does not end where it should.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.fargate_profile import FargateProfile
@@ -29,19 +40,28 @@ from devtools.controlplane.kube import Kube, api_client
 from devtools.controlplane.nodes import fargate_node, spot_node
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.imds import FaultKind
+from devtools.local_webhook import LocalWebhookError
 from devtools.scenario import (
     FARGATE_LABELS,
     FARGATE_NODES,
     SPOT_NODES,
     Scenario,
+    ScenarioError,
+    live,
     scenario,
 )
 from sidecar import contract
 from sidecar.contract import State
+from spot_failover.render import status_table
+from webhook.injection import has_sidecar
+from webhook.reporter import REASON as SIDECAR_MISSING
 
 NAME = "shop-web"
 NAMESPACE = "demo"
 COOLDOWN = "8s"
+ITN_TAINT = {"key": "aws-node-termination-handler/spot-itn", "effect": "NoSchedule"}
+FAILURES = (WaitTimeoutError, ScenarioError, LocalWebhookError, ApiException)
+"""What ends a story early: it is told as FAILED and the demo exits 1."""
 
 
 class Timeline:
@@ -59,14 +79,19 @@ class Timeline:
             elapsed = time.monotonic() - self.origin
             print(f"  {elapsed:7.2f}s  {what:<22} {detail}", flush=True)
 
+    def block(self, lines: list[str]) -> None:
+        with self.lock:
+            print("\n".join(lines), flush=True)
+
 
 class Observer(threading.Thread):
-    """Follows the Deployment, its pods and Events, and narrates every change."""
+    """Follows the Deployment, its pods, its Lease and Events, and narrates every change."""
 
     def __init__(self, failover: Scenario, timeline: Timeline) -> None:
         super().__init__(name="demo-observer", daemon=True)
         self.failover, self.timeline = failover, timeline
         self.stopping = threading.Event()
+        self.polling = threading.Lock()
         self.seen_events: set[str] = set()
         self.last_state: str | None = None
         self.last_placement: str | None = None
@@ -76,17 +101,28 @@ class Observer(threading.Thread):
         while not self.stopping.wait(0.2):
             try:
                 self.poll()
-            except Exception as error:
+            except Exception as error:  # the story goes on; the narration says what it missed
                 self.timeline.say("(observer)", f"{type(error).__name__}: {error}")
 
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.ident is not None:
+            self.join()
+        self.poll()  # the last word: whatever happened since the last round
+
     def poll(self) -> None:
+        """Narrate what changed since the last round (also called to catch up at once)."""
+        with self.polling:
+            self._poll()
+
+    def _poll(self) -> None:
         f = self.failover
         annotations = f.annotations(NAME)
         state = annotations.get(contract.STATE, "Watching")
         if state != self.last_state:
             self.last_state = state
             self.timeline.say(f"state → {state}", annotations.get(contract.MESSAGE, ""))
-        holder = _holder(f)
+        holder = f.lease_holder(NAME) or ""
         if holder != self.last_holder:
             self.last_holder = holder
             self.timeline.say("lease", f"held by {holder}" if holder else "released")
@@ -96,30 +132,29 @@ class Observer(threading.Thread):
             self.timeline.say("pods", placement)
         for event in sorted(f.events(NAME), key=lambda e: e["metadata"]["creationTimestamp"]):
             uid = event["metadata"]["uid"]
-            source = (event.get("reportingComponent") or "") or event["source"].get("component", "")
-            if uid in self.seen_events or source != "spot-failover":
+            source = event.get("reportingComponent") or event["source"].get("component", "")
+            if uid in self.seen_events or not source.startswith("spot-failover"):
                 continue
             self.seen_events.add(uid)
-            self.timeline.say(f"event {event['reason']}", f"({event['type']})")
-
-
-def _holder(f: Scenario) -> str:
-    try:
-        lease = f.kube.coordination.read_namespaced_lease(contract.lease_name(NAME), NAMESPACE)
-    except Exception:
-        return ""
-    return str(lease.spec.holder_identity or "")
+            detail = f"({event['type']}, {source})"
+            if event["reason"] == SIDECAR_MISSING:
+                detail += f": {event['message']}"
+            self.timeline.say(f"event {event['reason']}", detail)
 
 
 def _placement(f: Scenario) -> str:
-    ready: dict[str, int] = {}
+    """Where the live pods are, and how many of them run without the sidecar."""
+    where: dict[str, int] = {}
+    bare = 0
     for pod in f.pods(NAME):
-        if "deletionTimestamp" in pod["metadata"]:
+        if not live(pod):
             continue
         node = pod["spec"].get("nodeName") or "Pending"
         kind = "fargate" if node.startswith("fargate-") else node
-        ready[kind] = ready.get(kind, 0) + 1
-    return ", ".join(f"{n} on {k}" for k, n in sorted(ready.items())) or "none"
+        where[kind] = where.get(kind, 0) + 1
+        bare += not has_sidecar(pod)
+    text = ", ".join(f"{n} on {k}" for k, n in sorted(where.items())) or "none"
+    return text + (f" ({bare} without the sidecar)" if bare else "")
 
 
 def _pinned_to_spot_1(body: dict[str, Any]) -> None:
@@ -131,73 +166,176 @@ def _slow(body: dict[str, Any]) -> None:
     body["spec"]["minReadySeconds"] = 4
 
 
-SETUPS: dict[str, Callable[[dict[str, Any]], None] | None] = {
-    "happy": None,
-    "leader-killed": _slow,
-    "failed-rollout": _pinned_to_spot_1,
-    "imds-unreachable": None,
+@dataclasses.dataclass(frozen=True)
+class Story:
+    tweak: Callable[[dict[str, Any]], None] | None = None
+    ends: State = State.WATCHING
+
+
+STORIES: dict[str, Story] = {
+    "happy": Story(),
+    "leader-killed": Story(_slow),
+    "failed-rollout": Story(_pinned_to_spot_1, ends=State.ROLLED_BACK),
+    "imds-unreachable": Story(),
+    "webhook-down": Story(_slow),
 }
 
 
-def run(kind: str, work: Path) -> int:
-    timeline = Timeline()
-    print(f"spot-failover demo — scenario {kind!r}\n", flush=True)
-    print("Starting a local control plane (etcd, API server, controllers, scheduler, kwok)...")
-    with LocalCluster(work / "cluster") as cluster:
-        kube = Kube(api_client(cluster))
-        kube.apply([spot_node(n) for n in SPOT_NODES] + [fargate_node(n) for n in FARGATE_NODES])
-        kube.create_namespace(NAMESPACE)
-        kube.install_fargate_profile(FargateProfile("demo", NAMESPACE, FARGATE_LABELS))
-        print(f"  nodes: {', '.join(SPOT_NODES)} (spot), {', '.join(FARGATE_NODES)} (Fargate)")
-        with scenario(cluster, kube, NAMESPACE, work / "sidecars") as failover:
-            if kind == "imds-unreachable":
-                for node in SPOT_NODES:
-                    failover.imds.set_fault(node, FaultKind.HANG_TOKEN)
-            print(
-                f"\nDeploying {NAMESPACE}/{NAME}: 3 replicas, opted in, failback after {COOLDOWN}"
+class Demo:
+    """One story on a running scenario, told step by step."""
+
+    def __init__(self, kind: str, failover: Scenario, timeline: Timeline) -> None:
+        self.kind, self.story = kind, STORIES[kind]
+        self.failover, self.timeline = failover, timeline
+        self.observer = Observer(failover, timeline)
+        self.node = ""
+
+    def tell(self) -> bool:
+        f = self.failover
+        try:
+            self.deploy()
+            self.timeline.start_clock()
+            self.status("after start")
+            self.observer.start()
+            self.interrupt()
+            f.wait_state(NAME, State.MIGRATING, timeout_s=60)
+            self.status("after the patch")
+            if self.kind == "leader-killed":
+                leader = wait_for(lambda: f.lease_holder(NAME), 10, "a leader")
+                f.runner.kill(leader)
+                self.timeline.say("leader killed", f"SIGKILL {leader} (its node vanished)")
+            if self.kind == "webhook-down":
+                self.webhook_comes_back()
+            if self.story.ends is State.ROLLED_BACK:
+                f.wait_state(NAME, State.ROLLED_BACK, timeout_s=90)
+                self.status("rolled back")
+                return self.ended_well()
+            f.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
+            f.wait_rolled_out(NAME)
+            self.status("on Fargate")
+            if self.kind == "webhook-down":
+                self.wait_reported()
+            self.reclaim()
+            f.wait_state(NAME, State.WATCHING, timeout_s=120)
+            f.wait_rolled_out(NAME)
+            f.wait_sidecars(NAME)
+            self.status("after failback")
+            return self.ended_well()
+        except FAILURES as error:
+            self.timeline.say("FAILED", str(error))
+            return False
+        finally:
+            self.observer.stop()
+            self.final_annotations()
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    def deploy(self) -> None:
+        f = self.failover
+        print(f"\nDeploying {NAMESPACE}/{NAME}: 3 replicas, opted in, failback after {COOLDOWN}")
+        print(
+            f"  (written as a user writes it: the annotation {contract.ENABLED}=true, no sidecar)"
+        )
+        if self.kind == "imds-unreachable":
+            for node in SPOT_NODES:
+                f.imds.set_fault(node, FaultKind.HANG_TOKEN)
+        f.create(
+            NAME,
+            replicas=3,
+            annotations={contract.FAILBACK_AFTER: COOLDOWN},
+            tweak=self.story.tweak,
+        )
+        self.node = "spot-1" if self.kind == "failed-rollout" else f.busiest_spot_node(NAME)
+        print(f"  pods: {_placement(f)}; the webhook injected the sidecar into each,")
+        print(
+            "  provisioned its Role, RoleBinding and node binding; one sidecar process per pod runs"
+        )
+
+    def interrupt(self) -> None:
+        f = self.failover
+        if self.kind == "webhook-down":
+            f.webhook.stop()
+            self.timeline.say("webhook down", "SIGTERM; failurePolicy Ignore lets pods through")
+        if self.kind == "imds-unreachable":
+            self.timeline.say(
+                "IMDS unreachable", "token PUT hangs on every spot node (hop limit 1)"
             )
-            failover.create(
-                NAME,
-                replicas=3,
-                annotations={contract.FAILBACK_AFTER: COOLDOWN},
-                tweak=SETUPS[kind],
+            wait_for(
+                lambda: any(e["reason"] == "ImdsUnreachable" for e in f.events(NAME)),
+                30,
+                "the sidecars to report IMDS unreachable",
             )
-            node = "spot-1" if kind == "failed-rollout" else failover.busiest_spot_node(NAME)
-            print(f"  pods: {_placement(failover)}; one sidecar per pod is running\n")
-            observer = Observer(failover, timeline)
-            timeline.start_clock()
-            observer.poll()
-            if kind == "imds-unreachable":
-                timeline.say("IMDS unreachable", "token PUT hangs on every spot node (hop limit 1)")
-                time.sleep(3)
-                timeline.say("node tainted", f"{node}: aws-node-termination-handler/spot-itn")
-                kube.core.patch_node(
-                    node,
-                    {
-                        "spec": {
-                            "taints": [
-                                {
-                                    "key": "aws-node-termination-handler/spot-itn",
-                                    "effect": "NoSchedule",
-                                }
-                            ]
-                        }
-                    },
-                )
-            else:
-                failover.imds.set_notice(node)
-                timeline.say("notice", f"IMDS on {node}: spot/instance-action terminate in 120 s")
-            observer.start()
-            ok = _await_story(kind, failover, timeline)
-            observer.stopping.set()
-            observer.join()
-            print("\nFinal annotations on the Deployment:")
-            for key, value in sorted(failover.annotations(NAME).items()):
-                if key.startswith(contract.PREFIX):
-                    shown = value if key != contract.HISTORY else _history(value)
-                    print(f"  {key}: {shown}")
-    print("\nDemo " + ("succeeded." if ok else "FAILED."), flush=True)
-    return 0 if ok else 1
+            self.observer.poll()
+            f.kube.core.patch_node(self.node, {"spec": {"taints": [ITN_TAINT]}})
+            self.timeline.say("node tainted", f"{self.node}: {ITN_TAINT['key']}")
+        else:
+            f.imds.set_notice(self.node)
+            self.timeline.say(
+                "notice", f"IMDS on {self.node}: spot/instance-action terminate in 120 s"
+            )
+
+    def webhook_comes_back(self) -> None:
+        f = self.failover
+        missed = wait_for(
+            lambda: f.pods_without_sidecar(NAME), 30, "a pod created without the sidecar"
+        )
+        self.timeline.say("without the sidecar", ", ".join(sorted(missed)))
+        f.webhook.start()
+        self.timeline.say("webhook back", "new pods get the sidecar again")
+
+    def wait_reported(self) -> None:
+        f = self.failover
+        missing = f.pods_without_sidecar(NAME)
+
+        def reported() -> bool:
+            events = [e for e in f.events(NAME) if e["reason"] == SIDECAR_MISSING]
+            messages = "\n".join(e["message"] for e in events)
+            return bool(events) and all(pod in messages for pod in missing)
+
+        wait_for(reported, 30, f"the webhook to report {sorted(missing)}")
+
+    def reclaim(self) -> None:
+        """The interrupted instance is gone; a fresh one joins under its name, with no notice."""
+        f = self.failover
+        if self.kind == "imds-unreachable":
+            f.kube.core.patch_node(self.node, {"spec": {"taints": None}})
+        else:
+            f.imds.clear_notice(self.node)
+        self.timeline.say("instance replaced", f"{self.node} is a fresh spot instance again")
+
+    def ended_well(self) -> bool:
+        state = self.failover.annotations(NAME).get(contract.STATE)
+        if state != self.story.ends:
+            self.timeline.say("FAILED", f"the story ended in {state}, not {self.story.ends}")
+            return False
+        return True
+
+    # --- what is printed ----------------------------------------------------------------------
+
+    def status(self, moment: str) -> None:
+        """The table ``spot-failover status`` prints now, after the narration caught up."""
+        self.observer.poll()
+        table = status_table(self.failover.deployments(), now=datetime.now(UTC))
+        self.timeline.block(
+            [
+                "",
+                f"  $ spot-failover status -n {NAMESPACE}        # {moment}",
+                *(f"    {line}" for line in table.splitlines()),
+                "",
+            ]
+        )
+
+    def final_annotations(self) -> None:
+        try:
+            annotations = self.failover.annotations(NAME)
+        except ApiException as error:
+            print(f"\n(no final annotations: {error.status} {error.reason})")
+            return
+        print("\nFinal annotations on the Deployment:")
+        for key, value in sorted(annotations.items()):
+            if key.startswith(contract.PREFIX):
+                shown = value if key != contract.HISTORY else _history(value)
+                print(f"  {key}: {shown}")
 
 
 def _history(raw: str) -> str:
@@ -207,30 +345,32 @@ def _history(raw: str) -> str:
     )
 
 
-def _await_story(kind: str, failover: Scenario, timeline: Timeline) -> bool:
-    try:
-        if kind == "failed-rollout":
-            failover.wait_state(NAME, State.ROLLED_BACK, timeout_s=90)
-            return True
-        if kind == "leader-killed":
-            failover.wait_state(NAME, State.MIGRATING, timeout_s=60)
-            leader = wait_for(lambda: _holder(failover), 10, "a leader")
-            failover.runner.kill(leader)
-            timeline.say("leader killed", f"SIGKILL {leader} (its node vanished)")
-        failover.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
-        failover.wait_rolled_out(NAME)
-        failover.wait_state(NAME, State.WATCHING, timeout_s=120)
-        failover.wait_rolled_out(NAME)
-        time.sleep(1)
-    except WaitTimeoutError as error:
-        timeline.say("FAILED", str(error))
-        return False
-    return True
+def run(kind: str, work: Path) -> int:
+    print(f"spot-failover demo — scenario {kind!r}\n", flush=True)
+    print("Starting a local control plane (etcd, API server, controllers, scheduler, kwok)...")
+    ok = False
+    with LocalCluster(work / "cluster") as cluster:
+        kube = Kube(api_client(cluster))
+        kube.apply([spot_node(n) for n in SPOT_NODES] + [fargate_node(n) for n in FARGATE_NODES])
+        kube.create_namespace(NAMESPACE)
+        kube.install_fargate_profile(FargateProfile("demo", NAMESPACE, FARGATE_LABELS))
+        print(f"  nodes: {', '.join(SPOT_NODES)} (spot), {', '.join(FARGATE_NODES)} (Fargate)")
+        print(
+            "Starting the webhook (python -m webhook, with deploy/'s identity and configuration)..."
+        )
+        try:
+            with scenario(cluster, kube, NAMESPACE, work / "scenario") as failover:
+                ok = Demo(kind, failover, Timeline()).tell()
+        except FAILURES as error:
+            print(f"\nThe demo could not run: {error}")
+            ok = False
+    print("\nDemo " + ("succeeded." if ok else "FAILED."), flush=True)
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--scenario", choices=sorted(SETUPS), default="happy")
+    parser.add_argument("--scenario", choices=sorted(STORIES), default="happy")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="spot-failover-demo-") as tmp:
         return run(args.scenario, Path(tmp))
