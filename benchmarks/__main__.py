@@ -8,16 +8,25 @@ import logging
 import sys
 import time
 
-from benchmarks import admission, migration_load, notice_to_patch, report, results, sidecar_idle
+from benchmarks import (
+    admission,
+    migration_load,
+    notice_to_patch,
+    report,
+    results,
+    sidecar_idle,
+    timeline,
+)
 from benchmarks.session import control_plane, failover
 
-SUITES = ("idle", "notice", "load", "admission")
+SUITES = ("idle", "notice", "load", "admission", "timeline")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma list of {SUITES}")
     parser.add_argument("--trials", type=int, default=10, help="notice→patch trials per setting")
+    parser.add_argument("--timeline-trials", type=int, default=5, help="whole failovers timed")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     logging.basicConfig(level=logging.WARNING)
@@ -46,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             measured = admission.run(cluster, kube, work)
             figures |= measured
             print("admission:", measured, flush=True)
+        if "timeline" in chosen:
+            measured = timeline.run(cluster, kube, work, args.timeline_trials)
+            figures |= measured
+            print("timeline:", measured, flush=True)
     merged = results.merge(figures)
     report.write(merged, seconds=time.monotonic() - began)
     print(f"wrote {results.RESULTS} and BENCHMARKS.md", flush=True)

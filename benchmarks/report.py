@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmarks import results
+from benchmarks import results, timeline_report
 
 DOCUMENT = Path(__file__).parent.parent / "BENCHMARKS.md"
 
@@ -69,6 +69,7 @@ def write(figures: Mapping[str, float], *, seconds: float) -> None:
         _row(figures, "notice_to_on_fargate_s_n50", "", " s"),
         "",
         *_admission(figures),
+        *timeline_report.section(figures),
     ]
     DOCUMENT.write_text("\n".join(lines))
 
