@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             settings.node_name,
             metrics,
             on_unreachable=lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
+            # 0.8: a tick that wakes a little early must not skip its poll.
+            min_interval=timedelta(seconds=0.8 * settings.poll_interval_s),
         )
     daemon = Daemon(settings, kube, _now, metrics, imds=imds, nodes=nodes, shutdown=shutdown)
     daemon_ref.append(daemon)

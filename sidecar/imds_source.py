@@ -5,6 +5,10 @@ When IMDS does not answer at all — with IMDSv2 required and a hop limit of 1 a
 no token — the source says so once (log, Event, metric), keeps the node source in charge, and
 tries again only every :data:`UNREACHABLE_RETRY_S`. It never raises: the poll loop must never
 crash-loop on IMDS.
+
+It asks at most once per ``min_interval`` and answers sooner calls with the last result: a
+leader following a busy rollout ticks on every change of its Deployment, and IMDS throttles
+eager clients.
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ class ImdsSource:
         metrics: Metrics,
         *,
         on_unreachable: Callable[[str], None],
+        min_interval: timedelta = timedelta(0),
     ) -> None:
         self.client = client
+        self.min_interval = min_interval
+        self._polled_at: datetime | None = None
+        self._last: Interruption | None = None
         self.node = node
         self.metrics = metrics
         self.reachable: bool | None = None
@@ -53,6 +61,13 @@ class ImdsSource:
 
     def poll(self, now: datetime, *, rebalance: bool) -> Interruption | None:
         """This node's interruption signal from IMDS, or ``None`` (also when IMDS failed)."""
+        if self._polled_at is not None and now - self._polled_at < self.min_interval:
+            return self._last
+        self._polled_at = now
+        self._last = self._ask(now, rebalance=rebalance)
+        return self._last
+
+    def _ask(self, now: datetime, *, rebalance: bool) -> Interruption | None:
         if self._retry_at is not None and now < self._retry_at:
             return None
         try:
