@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from sidecar.core.errors import InvalidInputError
 from sidecar.core.inputs import Facts
 from sidecar.core.objects import JSONObject
 from sidecar.core.signals import Interruption
-from sidecar.core.steps import failback_due_at
+from sidecar.core.steps import failback_cooldown, failback_due_at
 from sidecar.core.transitions import SETTLED
 from sidecar.follower import Follower
 from sidecar.imds_source import ImdsSource
@@ -52,6 +53,10 @@ MAX_FAILED_TICKS = 30
 MAX_DECISIONS_PER_TICK = 8
 SPOT_RECHECK_S = 30.0
 """Once failback is due, how often to look for spot capacity again."""
+FAILBACK_SPREAD_S = 10.0
+"""Each sidecar wakes for a due failback up to this much (at most a tenth of the cooldown) after
+the cooldown ends, so the one that wakes first usually starts the move before the others read
+the Deployment."""
 DEPLOYMENT_WATCH_S = 300
 """Server-side limit of one watch of the Deployment while leading a move."""
 
@@ -319,6 +324,11 @@ class Daemon:
         due = failback_due_at(view, self.policy, now)
         if due is not None and due <= now:
             due = now + timedelta(seconds=SPOT_RECHECK_S)
+        cooldown = failback_cooldown(view, self.policy)
+        if due is not None and isinstance(cooldown, timedelta):
+            # Spread the Deployment's sidecars: the first to wake usually moves it alone.
+            spread = min(FAILBACK_SPREAD_S, cooldown.total_seconds() / 10)
+            due += timedelta(seconds=random.uniform(0, spread))  # noqa: S311 - spreading only
         self.memory.wake_at = due
 
     def _released_in_settled_state(self) -> State | None:
