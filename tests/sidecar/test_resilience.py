@@ -62,7 +62,11 @@ def test_a_leader_killed_mid_move_is_replaced_and_no_transition_repeats(
 ) -> None:
     annotations = {contract.FAILBACK_AFTER: "2s"} if step is State.FAILING_BACK else {}
     failover.create("web", replicas=3, annotations=annotations, tweak=_slow_rollout)
-    failover.imds.set_notice(failover.busiest_spot_node("web"))
+    node = failover.busiest_spot_node("web")
+    failover.imds.set_notice(node)
+    if step is State.FAILING_BACK:
+        failover.wait_state("web", State.ON_FARGATE, timeout_s=90)
+        failover.imds.clear_notice(node)  # reclaimed: the pods coming back must not move again
 
     failover.wait_state("web", step, timeout_s=90)
     leader = wait_for(lambda: _holder(failover, "web"), 10, "a lease holder")
