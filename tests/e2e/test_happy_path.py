@@ -12,6 +12,7 @@ import pytest
 from devtools.scenario import FARGATE_NODES, SPOT_NODES, Scenario
 from sidecar import contract
 from sidecar.contract import State
+from webhook.injection import has_sidecar
 
 from .observe import deployment_path, pod_creations, pod_writes, slow_rollout, status, transitions
 
@@ -26,10 +27,8 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     original = failover.create(
         NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "4s"}, tweak=slow_rollout(2)
     )
-    assert not any(
-        c["name"] == contract.SIDECAR_CONTAINER
-        for c in original["spec"]["template"]["spec"]["containers"]
-    )
+    assert not has_sidecar(original["spec"]["template"])  # as the user wrote it
+    assert all(has_sidecar(pod) for pod in failover.pods(NAME))
     watching = status(failover, tmp_path)[NAME]
     assert (watching["state"], watching["computeType"], watching["enabled"]) == (
         "Watching",
