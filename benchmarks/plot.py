@@ -70,9 +70,10 @@ def timeline_png(
     )
     back.axvline(cooldown_s, color="#555555", linestyle=":", linewidth=1)
     back.annotate(
-        f" cooldown {cooldown_s:g} s",
+        f"cooldown {cooldown_s:g} s ",
         (cooldown_s, 0.03),
         xycoords=("data", "axes fraction"),
+        horizontalalignment="right",
         fontsize=8,
         color="#555555",
     )

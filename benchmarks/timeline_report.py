@@ -64,6 +64,10 @@ def section(figures: Mapping[str, float]) -> list[str]:
         "|---|---|---|---|---|",
         *(_phase_row(figures, key, label) for key, label in rows),
         "",
+        "Notices that started no move within 60 s: "
+        f"{_whole(figures, 'timeline_notices_ignored')} (`timeline_notices_ignored`, target 0).",
+        "Such a trial is left out of the figures and run again with a new notice.",
+        "",
         *_budget(figures, replicas, surge),
     ]
 

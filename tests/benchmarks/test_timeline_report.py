@@ -45,3 +45,9 @@ def test_the_budget_left_on_eks_adds_a_fargate_pod_start_per_batch() -> None:
 
 def test_without_a_timeline_run_the_budget_is_not_measured() -> None:
     assert "Notice budget on EKS: not measured." in timeline_report.section({})
+
+
+def test_notices_that_started_no_move_are_reported_against_a_target_of_zero() -> None:
+    text = "\n".join(timeline_report.section({**figures(), "timeline_notices_ignored": 2}))
+
+    assert "no move within 60 s: 2 (`timeline_notices_ignored`, target 0)." in text
