@@ -189,6 +189,7 @@ class Demo:
         self.failover, self.timeline = failover, timeline
         self.observer = Observer(failover, timeline)
         self.node = ""
+        self.killed: set[str] = set()
 
     def tell(self) -> bool:
         f = self.failover
@@ -203,6 +204,7 @@ class Demo:
             if self.kind == "leader-killed":
                 leader = wait_for(lambda: f.lease_holder(NAME), 10, "a leader")
                 f.runner.kill(leader)
+                self.killed.add(leader)
                 self.timeline.say("leader killed", f"SIGKILL {leader} (its node vanished)")
             if self.kind == "webhook-down":
                 self.webhook_comes_back()
@@ -307,6 +309,17 @@ class Demo:
         state = self.failover.annotations(NAME).get(contract.STATE)
         if state != self.story.ends:
             self.timeline.say("FAILED", f"the story ended in {state}, not {self.story.ends}")
+            return False
+        crashed = {
+            pod: code
+            for pod, code in self.failover.runner.exit_codes().items()
+            if code != 0 and pod not in self.killed
+        }
+        if crashed:
+            self.timeline.say("FAILED", f"sidecars exited with an error: {crashed}")
+            for pod in sorted(crashed):
+                last = self.failover.runner.logs(pod).strip().splitlines()[-1:]
+                print(f"    {pod}: {last[0] if last else '(no output)'}")
             return False
         return True
 
