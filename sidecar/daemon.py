@@ -218,6 +218,9 @@ class Daemon:
     def _tick(self, signal: Interruption | None, stop: threading.Event) -> None:
         self.memory.health = None
         view = self._read()
+        # Whether the last decision saw the Deployment as it now is (not so after a wait that
+        # ended with the leader's settled release: the state moved on without us reading it).
+        decided = True
         for _ in range(MAX_DECISIONS_PER_TICK):
             if stop.is_set():
                 return
@@ -236,6 +239,7 @@ class Daemon:
             outcome = self._act(decision, view, now)
             if outcome is Outcome.WAIT_FOR_LEASE:
                 if not self._wait_for_lease(view, stop):
+                    decided = False
                     break  # the leader finished and let go, or we are stopping
                 view = self._read(again=True)
             elif outcome is Outcome.AGAIN and self.following is not None:
@@ -246,7 +250,9 @@ class Daemon:
                 view = self._read(again=True)
             elif outcome is Outcome.DONE:
                 break
-        self._settle(signal)
+        # A signal is handled once decided on in the state it found; a move that settled while
+        # we waited did not consider it, so the next tick reads the Deployment and decides.
+        self._settle(signal if decided else None)
         self._follow_while_leading()
 
     def _wait_for_lease(self, view: DeploymentView, stop: threading.Event) -> bool:
