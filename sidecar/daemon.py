@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from sidecar.adapters.errors import ApiError, Conflict
+from sidecar.adapters.errors import ApiError, Conflict, GiveUp
 from sidecar.adapters.kube import Kube
 from sidecar.contract import State
 from sidecar.core import actions, health, machine, node_signal, objects
@@ -53,6 +53,13 @@ MAX_FAILED_TICKS = 30
 MAX_DECISIONS_PER_TICK = 8
 SPOT_RECHECK_S = 30.0
 """Once failback is due, how often to look for spot capacity again."""
+HANDS_OFF_RECHECK_S = 30.0
+"""A move left unfinished while the Deployment is paused or opted out is read again this often,
+to resume it when the user hands it back (not every tick: nothing may happen meanwhile)."""
+REFUSED_BACKOFF_S = 300.0
+"""After the API server refused for good (403: the Role was withdrawn on opt-out; 404: the
+Deployment is gone), wait this long before asking again, instead of failing every tick and
+crash-looping the container."""
 FAILBACK_SPREAD_S = 10.0
 """Each sidecar wakes for a due failback up to this much (at most a tenth of the cooldown) after
 the cooldown ends, so the one that wakes first usually starts the move before the others read
@@ -82,6 +89,8 @@ class Memory:
     wake_at: datetime | None = None
     health: health.Verdict | None = None
     failed_ticks: int = 0
+    refused_until: datetime | None = None
+    """Set after a refusal that retrying will not mend (:class:`GiveUp`)."""
 
 
 def _signal_key(signal: Interruption) -> tuple[str, str, str, str]:
@@ -163,6 +172,13 @@ class Daemon:
         try:
             self._tick(signal, stop)
             self.memory.failed_ticks = 0
+            self.memory.refused_until = None
+        except GiveUp as error:
+            self.memory.refused_until = now + timedelta(seconds=REFUSED_BACKOFF_S)
+            log.warning(
+                "the API server refused; asking again later",
+                extra={**self._context(), "error": str(error), "in_s": REFUSED_BACKOFF_S},
+            )
         except ApiError as error:
             self.memory.failed_ticks += 1
             log.warning("tick failed", extra={**self._context(), "error": str(error)})
@@ -174,7 +190,7 @@ class Daemon:
 
     def _interval(self) -> float:
         view = self.memory.view
-        if view is not None and view.state in UNFINISHED:
+        if view is not None and view.state in UNFINISHED and _acting(view):
             return self.settings.lease_renew_s
         return self.settings.poll_interval_s
 
@@ -205,11 +221,13 @@ class Daemon:
 
     def _needs_attention(self, signal: Interruption | None, now: datetime) -> bool:
         memory = self.memory
+        if memory.refused_until is not None and now < memory.refused_until:
+            return False
         if memory.view is None:
             return True
         if signal is not None and _signal_key(signal) not in memory.handled:
             return True
-        if memory.view.state in UNFINISHED:
+        if memory.view.state in UNFINISHED and _acting(memory.view):
             return True
         return memory.wake_at is not None and now >= memory.wake_at
 
@@ -226,7 +244,9 @@ class Daemon:
                 return
             now = self.clock()
             self.memory.view = view
-            if self.leader.holds(now) and view.state in UNFINISHED and self.leader.renew_due(now):
+            if self.leader.holds(now) and not _acting(view):
+                self.leader.release(now, view.state)  # handed back to the user: let go
+            elif self.leader.holds(now) and view.state in UNFINISHED and self.leader.renew_due(now):
                 self.leader.acquire(now, view.state)  # renew while working
             facts = Facts(
                 me=self.settings.pod_name,
@@ -335,6 +355,8 @@ class Daemon:
             # Spread the Deployment's sidecars: the first to wake usually moves it alone.
             spread = min(FAILBACK_SPREAD_S, cooldown.total_seconds() / 10)
             due += timedelta(seconds=random.uniform(0, spread))  # noqa: S311 - spreading only
+        if view.state in UNFINISHED and not _acting(view):
+            due = now + timedelta(seconds=HANDS_OFF_RECHECK_S)
         self.memory.wake_at = due
 
     def _released_in_settled_state(self) -> State | None:
@@ -487,6 +509,11 @@ class Daemon:
             "pod": self.settings.pod_name,
             "state": str(view.state) if view is not None else "unknown",
         }
+
+
+def _acting(view: DeploymentView) -> bool:
+    """Whether spot-failover may act on the Deployment: opted in and not paused."""
+    return view.overrides.enabled and not view.overrides.paused
 
 
 def _version(body: JSONObject) -> str | None:

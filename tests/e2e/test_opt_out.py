@@ -7,12 +7,15 @@ that Kubernetes had already started runs to its end, so the pods land where the 
 already points (Fargate) — and keeps its annotations as the record of where it stopped (state
 ``Migrating``, ``saved-scheduling`` to restore by hand), which ``spot-failover status`` shows
 with ENABLED false. Pods created from then on get no sidecar, and the webhook withdraws the
-sidecars' Role and RoleBinding.
+sidecars' Role and RoleBinding. The leader lets the Lease go, and the sidecars still running
+idle instead of failing: none of them exits with an error (a crash loop in a real pod).
+(Whether the Lease is released or just left to expire depends on whether the webhook withdrew
+the Role first; either way nobody renews it.)
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,19 @@ def role_gone(failover: Scenario, name: str) -> bool:
     return False
 
 
+def lease_free(failover: Scenario, name: str) -> bool:
+    """Released, or expired: nobody renews it (a release may itself be refused once the
+    webhook has withdrawn the Role)."""
+    spec = failover.kube.coordination.read_namespaced_lease(
+        contract.lease_name(name), failover.namespace
+    ).spec
+    if not spec.holder_identity or spec.renew_time is None:
+        return True
+    return bool(
+        spec.renew_time + timedelta(seconds=spec.lease_duration_seconds) < datetime.now(UTC)
+    )
+
+
 def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_is(
     failover: Scenario, tmp_path: Path
 ) -> None:
@@ -54,6 +70,7 @@ def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_i
         "web", failover.namespace, {"metadata": {"annotations": {contract.ENABLED: "false"}}}
     )
 
+    wait_for(lambda: lease_free(failover, "web"), 30, "the leader to let the Lease go")
     wait_for(lambda: role_gone(failover, "web"), 30, "the webhook to withdraw the sidecar Role")
     failover.wait_rolled_out("web")
     after = failover.read("web")
@@ -70,3 +87,4 @@ def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_i
     assert not any(has_sidecar(p) for p in new_pods)
     shown = status(failover, tmp_path)["web"]
     assert (shown["state"], shown["enabled"]) == ("Migrating", False)
+    assert {pod: code for pod, code in failover.runner.exit_codes().items() if code != 0} == {}
