@@ -83,8 +83,10 @@ def event(
     shown = ", ".join(names[:_NAMES_SHOWN])
     more = f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else ""
     count = f"{len(names)} pod{'s' if len(names) != 1 else ''}"
+    verbs = ("runs", "takes") if len(names) == 1 else ("run", "take")
     message = (
-        f"{count} of this Deployment run without the spot-failover sidecar and take no part in "
+        f"{count} of this Deployment {verbs[0]} without the spot-failover sidecar and "
+        f"{verbs[1]} no part in "
         f"spot failover: {shown}{more}. The injector was unavailable or too slow when they were "
         "created, or they predate the opt-in. Run `kubectl rollout restart deployment/"
         f"{deployment.name} -n {deployment.namespace}` to recreate them with the sidecar."

@@ -53,7 +53,10 @@ def test_many_sidecars_seeing_one_notice_make_exactly_one_move(
         and r.verb == "update"
         and r.uri.startswith(f"/apis/apps/v1/namespaces/{failover.namespace}/deployments/fleet")
     ]
-    assert writes == [200, 200]
+    # Two writes went through; any other lost a race to a status update (409) and was decided
+    # again, which is what the conditional write is for; none was a second mover.
+    assert [code for code in writes if code != 409] == [200, 200]
+    assert writes.count(409) <= 1
 
 
 @pytest.mark.parametrize("step", [State.MIGRATING, State.FAILING_BACK])
