@@ -281,13 +281,15 @@ def scenario(
     *,
     sidecar_env: Mapping[str, str] | None = None,
     webhook_settings: Mapping[str, SettingValue] | None = None,
+    metrics_port: int = 0,
 ) -> Iterator[Scenario]:
     """The webhook, an IMDS simulator and the sidecars' pod runner for ``namespace``; all
     stopped, and the webhook's cluster objects removed, on exit.
 
     ``sidecar_env``: sidecar settings over :data:`SIDECAR_ENV` (e.g. dry run, other timings),
     injected into every sidecar of the scenario. ``webhook_settings``: over
-    :data:`WEBHOOK_SETTINGS`. Logs go under ``work_dir``.
+    :data:`WEBHOOK_SETTINGS`. ``metrics_port``: the sidecars' metrics port (0: off; the pod
+    runner gives each pod a free local port for it). Logs go under ``work_dir``.
     """
     with (
         ImdsSimulator(SPOT_NODES) as imds,
@@ -298,7 +300,7 @@ def scenario(
             namespaces=[namespace],
             sidecar_image=SIDECAR_IMAGE,
             sidecar_env={**SIDECAR_ENV, **(sidecar_env or {})},
-            sidecar_metrics_port=0,
+            sidecar_metrics_port=metrics_port,
             settings={**WEBHOOK_SETTINGS, **(webhook_settings or {})},
         ) as webhook,
         PodRunner(
