@@ -219,7 +219,7 @@ def test_failback_is_due_only_on_fargate(state: State) -> None:
         (contract.ENABLED, "yes", "enabled", 'only the exact string "true" opts in'),
         (contract.ENABLED, "True", "enabled", 'only the exact string "true" opts in'),
         (contract.FAILBACK_AFTER, "1.5d", "failback.after", "set whole seconds"),
-        (contract.FAILBACK_AFTER, "9" * 40 + "h", "failback.after", "a number in it is too large"),
+        (contract.FAILBACK_AFTER, "9" * 40 + "h", "failback.after", "too long a duration"),
     ],
 )
 def test_a_corrupt_annotation_reads_as_unknown_with_a_problem_naming_it(

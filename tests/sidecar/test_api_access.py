@@ -154,10 +154,19 @@ def test_the_sidecar_reads_and_conditionally_replaces_its_own_deployment(
     kube: Kube, namespace: str, sidecar_kube: SidecarKube
 ) -> None:
     kube.apps.create_namespaced_deployment(namespace, deployment(NAME, replicas=1))
-    read = sidecar_kube.get_deployment()
-    read["metadata"].setdefault("annotations", {})[contract.MESSAGE] = "hello"
 
-    written = sidecar_kube.replace_deployment(read)
+    def annotate() -> tuple[dict[str, Any], dict[str, Any]]:
+        """Read, annotate, replace; again if the controller's status update came between."""
+        for _ in range(10):
+            read = sidecar_kube.get_deployment()
+            read["metadata"].setdefault("annotations", {})[contract.MESSAGE] = "hello"
+            try:
+                return read, sidecar_kube.replace_deployment(read)
+            except Conflict:
+                continue
+        raise AssertionError("ten conflicts in a row")
+
+    read, written = annotate()
 
     assert written["metadata"]["annotations"][contract.MESSAGE] == "hello"
     with pytest.raises(Conflict, match="replace deployment web: HTTP 409"):
