@@ -2,8 +2,9 @@
 Deployment, as the API server timestamps it, with N sidecars and a given poll interval.
 
 The Deployment's rollout is paused (``spec.paused``), so the patch does not replace the pods
-and the same sidecars serve every trial; between trials the Deployment is put back by hand and
-the next notice is set at a random moment of the poll cycle.
+and the same sidecars serve every trial; between trials the notice is cleared, and a poll
+interval later the Deployment is put back by hand; the next notice is set at a random moment of
+the poll cycle.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ def _reset(failover: Scenario, name: str, original: dict[str, Any]) -> None:
     wait_for(released, 60, "the leader to release the Lease")
 
 
+def _clear_notice(failover: Scenario, node: str, poll_s: float) -> None:
+    """Withdraw the notice, then let a poll interval pass: a sidecar acts on its last IMDS
+    answer for up to one interval, so putting the Deployment back sooner would rightly start
+    the next move on the notice it last heard."""
+    failover.imds.clear_notice(node)
+    time.sleep(poll_s)
+
+
 def sidecar_env(poll_s: float) -> dict[str, str]:
     """The sidecars' settings for :func:`run`'s scenario: the shipped ones, polling every
     ``poll_s``."""
@@ -84,6 +93,6 @@ def run(failover: Scenario, replicas: int, poll_s: float, trials: int) -> list[f
             "the audited write",
         )
         samples.append((written - noticed).total_seconds())
-        failover.imds.clear_notice(node)
+        _clear_notice(failover, node, poll_s)
         _reset(failover, name, original)
     return samples
