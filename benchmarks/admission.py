@@ -248,12 +248,29 @@ def through_the_api_server(kube: Kube, webhook: LocalWebhook, namespace: str) ->
     }
 
 
+def _settled(cluster: LocalCluster, kube: Kube, user: str, quiet_s: float = 3.0) -> None:
+    """Wait until no namespace is being deleted and the webhook's controllers have made no
+    request for ``quiet_s``: the warm window measures the admission path, not the RBAC
+    controller tidying up after the suites that ran before."""
+
+    def no_terminating() -> bool:
+        return all(n.status.phase != "Terminating" for n in kube.core.list_namespace().items)
+
+    def quiet() -> bool:
+        now = time.time()
+        return not _audited(cluster, user, now - quiet_s, now + 1)
+
+    wait_for(no_terminating, 180, "earlier namespaces to be deleted")
+    wait_for(quiet, 60, "the webhook's controllers to go quiet", interval_s=0.5)
+
+
 def run(cluster: LocalCluster, kube: Kube, work: Path) -> dict[str, float]:
     namespace = f"bench-admission-{uuid.uuid4().hex[:6]}"
     kube.create_namespace(namespace)
     webhook_cpu, _ = _cpus()
     try:
         with LocalWebhook(cluster, kube, work / "admission", cpus={webhook_cpu}) as webhook:
+            _settled(cluster, kube, webhook.identity.username)
             figures = direct_load(cluster, kube, webhook, namespace, work / "admission")
             figures |= through_the_api_server(kube, webhook, namespace)
     finally:

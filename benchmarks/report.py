@@ -16,7 +16,7 @@ def _row(figures: Mapping[str, float], key: str, target: str, unit: str = "") ->
     return f"| `{key}` | {shown} | {target} |"
 
 
-def write(figures: Mapping[str, float], *, seconds: float) -> None:
+def write(figures: Mapping[str, float]) -> None:
     notice_rows = []
     for replicas in (1, 10, 50):
         for poll in (1, 2):
@@ -33,7 +33,8 @@ def write(figures: Mapping[str, float], *, seconds: float) -> None:
         "API server (its audit log), not by the sidecars. Raw figures:",
         "`benchmarks/results/latest.json`.",
         "",
-        f"Machine: {results.machine()}. Last full run took {seconds / 60:.1f} min.",
+        f"Machine: {results.machine()}. A whole `make bench` took "
+        f"{figures.get('bench_whole_run_min', float('nan')):.1f} min the last time it ran.",
         "",
         "## Notice → patch",
         "",
