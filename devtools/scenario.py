@@ -30,7 +30,7 @@ from typing import Any, Final
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.kube import Kube
+from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.podrunner import PodRunner
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import ImdsSimulator
@@ -235,7 +235,7 @@ class Scenario:
         }
 
         def missing() -> list[str]:
-            return [what for what, read in reads.items() if not _exists(read)]
+            return [what for what, read in reads.items() if not exists(read)]
 
         wait_for(lambda: not missing(), timeout_s, f"the webhook to provision {missing()}")
 
@@ -255,16 +255,6 @@ class Scenario:
             return names if names and names <= set(self.runner.pods()) else None
 
         return wait_for(running, timeout_s, f"a running sidecar for every pod of {name}")
-
-
-def _exists(read: Callable[[], object]) -> bool:
-    try:
-        read()
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def sidecar_program() -> list[str]:

@@ -53,7 +53,7 @@ class Kube:
         self.core.create_namespace({"metadata": {"name": name, "labels": dict(labels or {})}})
         # The controller manager creates the default ServiceAccount; pods need it.
         wait_for(
-            lambda: _exists(lambda: self.core.read_namespaced_service_account("default", name)),
+            lambda: exists(lambda: self.core.read_namespaced_service_account("default", name)),
             30,
             f"the default ServiceAccount in {name}",
         )
@@ -83,7 +83,8 @@ class Kube:
                 raise
 
 
-def _exists(read: Callable[[], object]) -> bool:
+def exists(read: Callable[[], object]) -> bool:
+    """Whether ``read()`` finds the object (a 404 says no; any other error is raised)."""
     try:
         read()
     except ApiException as error:

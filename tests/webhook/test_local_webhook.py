@@ -14,7 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane import audit
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.kube import Kube
+from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.processes import port_is_bound
 from devtools.controlplane.waiting import wait_for
 from devtools.local_webhook import LocalWebhook
@@ -68,16 +68,6 @@ def pods(kube: Kube, namespace: str, name: str, count: int) -> list[Any]:
 def sidecar_of(pod: Any) -> Any | None:
     containers = [*(pod.spec.init_containers or []), *pod.spec.containers]
     return next((c for c in containers if c.name == contract.SIDECAR_CONTAINER), None)
-
-
-def exists(read: Any) -> bool:
-    try:
-        read()
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def test_pods_the_controller_manager_creates_are_injected_by_the_process_acting_as_its_account(

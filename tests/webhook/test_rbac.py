@@ -20,7 +20,7 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane import audit
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.kube import Kube
+from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
@@ -39,16 +39,6 @@ FARGATE_LABELS = {"spot-failover/fargate": "true"}
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def exists(read: Callable[[], object]) -> bool:
-    try:
-        read()
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def opted_in(name: str, account: str, replicas: int = 1) -> dict[str, Any]:
