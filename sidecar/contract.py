@@ -74,6 +74,29 @@ NOTICE: Final = PREFIX + "notice"
 
 HISTORY_LIMIT: Final = 20
 
+USER_ANNOTATIONS: Final = (
+    ENABLED,
+    PAUSED,
+    FARGATE_LABELS,
+    FARGATE_PROFILE,
+    HEALTH_URL,
+    FAILBACK_AFTER,
+    REBALANCE_TRIGGER,
+    SIDECAR_IMAGE,
+)
+"""Every annotation users set on a Deployment (the sidecar never changes these)."""
+
+KEPT_ANNOTATIONS: Final = (
+    STATE,
+    COMPUTE_TYPE,
+    LAST_TRANSITION,
+    MESSAGE,
+    HISTORY,
+    SAVED_SCHEDULING,
+    NOTICE,
+)
+"""Every annotation spot-failover keeps on a Deployment."""
+
 # --- On pods (metadata.annotations / labels) --------------------------------------------------
 
 INJECTED: Final = PREFIX + "injected"

@@ -35,6 +35,7 @@ from sidecar.adapters.kube import Kube
 from sidecar.contract import State
 from sidecar.core import lease
 from sidecar.core.lease import LeaseRecord
+from sidecar.core.transitions import SETTLED
 from sidecar.follower import Follower
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ JITTER_S = 1.0
 about JITTER_S / (N + 1) on average, so a wide spread costs a crowd almost nothing and keeps
 its tries far enough apart for each to see the previous winner on the watch."""
 UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
-SETTLED_STAMPS = frozenset(State) - UNFINISHED
 
 WATCH_SECONDS = 300
 """Server-side limit of one Lease watch; renewals usually keep it busy until the move ends."""
@@ -160,7 +160,7 @@ class Leadership:
                 now = clock()
                 turn = self._turn(now, preferred)
                 if turn is not None and turn <= now:
-                    if self.stamped_state in SETTLED_STAMPS:
+                    if self.stamped_state in SETTLED:
                         return  # done: nobody needs it, nothing to race for
                     pause = random.uniform(0, JITTER_S)  # noqa: S311 - spreading, not secrecy
                     if not follower.wait_for_change(seen, pause):

@@ -29,7 +29,7 @@ from typing import Any, Final, TypeVar
 
 from sidecar import contract
 from sidecar.contract import ComputeType, State
-from sidecar.core.annotations import Notice
+from sidecar.core.annotations import Notice, parse_member
 from sidecar.core.durations import Duration
 from sidecar.core.errors import CorruptStateError, InvalidInputError
 from sidecar.core.history import HistoryEntry, parse_history
@@ -38,31 +38,9 @@ from sidecar.core.saved_scheduling import SavedScheduling
 from sidecar.core.times import parse_time
 
 _T = TypeVar("_T")
-_E = TypeVar("_E", State, ComputeType)
 
-USER_KEYS: Final = (
-    contract.ENABLED,
-    contract.PAUSED,
-    contract.FARGATE_LABELS,
-    contract.FARGATE_PROFILE,
-    contract.HEALTH_URL,
-    contract.FAILBACK_AFTER,
-    contract.REBALANCE_TRIGGER,
-    contract.SIDECAR_IMAGE,
-)
-"""Annotations users set on a Deployment."""
-
-KEPT_KEYS: Final = (
-    contract.STATE,
-    contract.COMPUTE_TYPE,
-    contract.LAST_TRANSITION,
-    contract.MESSAGE,
-    contract.HISTORY,
-    contract.SAVED_SCHEDULING,
-    contract.NOTICE,
-)
-"""Annotations the sidecars keep on a Deployment."""
-
+USER_KEYS: Final = contract.USER_ANNOTATIONS
+KEPT_KEYS: Final = contract.KEPT_ANNOTATIONS
 KNOWN_KEYS: Final = frozenset({*USER_KEYS, *KEPT_KEYS})
 
 _UNREADABLE: Final = (InvalidInputError, ValueError, TypeError, OverflowError, RecursionError)
@@ -207,14 +185,14 @@ _Guard = Callable[[str, Callable[[], Any]], Any]
 def _state(raw: str | None, guard: _Guard) -> State | None:
     if not raw:  # the sidecar reads an absent or empty state as Watching
         return State.WATCHING
-    parsed: State | None = guard(contract.STATE, lambda: _member(State, raw, contract.STATE))
+    parsed: State | None = guard(contract.STATE, lambda: parse_member(State, raw, contract.STATE))
     return parsed
 
 
 def _compute_type(raw: str | None, state: State | None, guard: _Guard) -> ComputeType | None:
     if raw:
         parsed: ComputeType | None = guard(
-            contract.COMPUTE_TYPE, lambda: _member(ComputeType, raw, contract.COMPUTE_TYPE)
+            contract.COMPUTE_TYPE, lambda: parse_member(ComputeType, raw, contract.COMPUTE_TYPE)
         )
         return parsed
     if state is None:
@@ -349,14 +327,6 @@ def _string_annotations(deployment: object, problems: list[Problem]) -> dict[str
         else:
             problems.append(Problem(key, f"annotation {key} is not a string"))
     return found
-
-
-def _member(kind: type[_E], raw: str, key: str) -> _E:
-    try:
-        return kind(raw)
-    except ValueError:
-        allowed = ", ".join(str(member) for member in kind)
-        raise CorruptStateError(key, f"{_clip(raw)!r} is not one of {allowed}") from None
 
 
 def _describe(annotation: str, annotations: Mapping[str, str], error: BaseException) -> str:

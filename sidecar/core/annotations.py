@@ -145,10 +145,10 @@ class DeploymentView:
         if not name:
             raise MalformedObjectError("metadata.name", "missing")
         raw_state = annotations.get(contract.STATE)
-        state = _enum(State, raw_state, contract.STATE) if raw_state else State.WATCHING
+        state = parse_member(State, raw_state, contract.STATE) if raw_state else State.WATCHING
         raw_type = annotations.get(contract.COMPUTE_TYPE)
         compute_type = (
-            _enum(ComputeType, raw_type, contract.COMPUTE_TYPE)
+            parse_member(ComputeType, raw_type, contract.COMPUTE_TYPE)
             if raw_type
             else _implied_compute_type(state)
         )
@@ -219,12 +219,15 @@ def transition_body(
     return body
 
 
-def _enum(kind: type[_E], raw: str, key: str) -> _E:
+def parse_member(kind: type[_E], raw: str, key: str) -> _E:
+    """``raw`` as a member of ``kind``; :class:`CorruptStateError` naming ``key`` (and a
+    bounded excerpt of ``raw``) if it is none of them."""
     try:
         return kind(raw)
     except ValueError:
         allowed = ", ".join(str(member) for member in kind)
-        raise CorruptStateError(key, f"{raw!r} is not one of {allowed}") from None
+        shown = raw if len(raw) <= 80 else raw[:80] + "..."
+        raise CorruptStateError(key, f"{shown!r} is not one of {allowed}") from None
 
 
 def _implied_compute_type(state: State) -> ComputeType:

@@ -20,25 +20,8 @@ from webhook.settings import ADMISSION_TIMEOUT_S, Settings
 from .manifests import CERT_MANAGER, DEPLOY, find, kinds, render
 
 NAMESPACE = Names().namespace
-USER_ANNOTATIONS = {
-    contract.ENABLED,
-    contract.PAUSED,
-    contract.FARGATE_LABELS,
-    contract.FARGATE_PROFILE,
-    contract.HEALTH_URL,
-    contract.FAILBACK_AFTER,
-    contract.REBALANCE_TRIGGER,
-    contract.SIDECAR_IMAGE,
-}
-KEPT_ANNOTATIONS = {
-    contract.STATE,
-    contract.COMPUTE_TYPE,
-    contract.LAST_TRANSITION,
-    contract.MESSAGE,
-    contract.HISTORY,
-    contract.SAVED_SCHEDULING,
-    contract.NOTICE,
-}
+USER_ANNOTATIONS = set(contract.USER_ANNOTATIONS)
+KEPT_ANNOTATIONS = set(contract.KEPT_ANNOTATIONS)
 
 
 def webhook_deployment() -> dict[str, Any]:
