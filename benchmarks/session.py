@@ -1,4 +1,9 @@
-"""One local control plane for a benchmark run, with the nodes and namespaces the tests use."""
+"""One local control plane for a benchmark run, with the nodes and namespaces the tests use.
+
+The cluster plays EKS (:mod:`devtools.eks`) with realistic node health by default (a 50 s
+node-monitor grace period); Fargate's start is chosen per run (``timing``: the fast one unless
+the benchmark measures against EKS's own, :data:`devtools.eks.REALISTIC`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.fargate_profile import FargateProfile
+from devtools.controlplane.cluster import REALISTIC_NODE_HEALTH, LocalCluster, NodeHealth
 from devtools.controlplane.kube import Kube, api_client
-from devtools.controlplane.nodes import fargate_node, spot_node
-from devtools.scenario import FARGATE_LABELS, FARGATE_NODES, SPOT_NODES, Scenario, scenario
+from devtools.controlplane.nodes import spot_node
+from devtools.eks import FAST, EksSimulator, FargateTiming
+from devtools.eks.simulator import install_profile, remove_profile
+from devtools.scenario import SPOT_NODES, Scenario, fargate_profile, scenario
 
 PRODUCTION_TIMINGS = {
     "SPOT_FAILOVER_POLL_INTERVAL_S": "2",
@@ -24,29 +30,47 @@ PRODUCTION_TIMINGS = {
 
 
 @contextlib.contextmanager
-def control_plane() -> Iterator[tuple[LocalCluster, Kube, Path]]:
+def control_plane(
+    timing: FargateTiming = FAST, node_health: NodeHealth = REALISTIC_NODE_HEALTH
+) -> Iterator[tuple[LocalCluster, Kube, Path]]:
+    """A cluster with the shared spot nodes and the EKS simulator, in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="spot-failover-bench-") as tmp:
         work = Path(tmp)
-        with LocalCluster(work / "cluster") as cluster:
+        with LocalCluster(work / "cluster", node_health=node_health) as cluster:
             kube = Kube(api_client(cluster))
             kube.apply([spot_node(n) for n in SPOT_NODES])
-            kube.apply([fargate_node(n) for n in FARGATE_NODES])
-            yield cluster, kube, work
+            with EksSimulator(kube, timing):
+                yield cluster, kube, work
 
 
 @contextlib.contextmanager
 def failover(
-    cluster: LocalCluster, kube: Kube, work: Path, sidecar_env: Mapping[str, str] | None = None
+    cluster: LocalCluster,
+    kube: Kube,
+    work: Path,
+    sidecar_env: Mapping[str, str] | None = None,
+    *,
+    spot_nodes: tuple[str, ...] = SPOT_NODES,
+    reclaim: bool = False,
 ) -> Iterator[Scenario]:
-    """A fresh namespace with the Fargate profile stand-in and sidecars run for its pods
-    (``sidecar_env``: the sidecars' settings over the scenario's test timings)."""
+    """A fresh namespace with its Fargate profile and sidecars run for its pods
+    (``sidecar_env``: the sidecars' settings over the scenario's test timings; ``spot_nodes``
+    and ``reclaim``: as :func:`devtools.scenario.scenario`)."""
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     kube.create_namespace(namespace)
-    kube.install_fargate_profile(FargateProfile(namespace, namespace, FARGATE_LABELS))
+    profile = fargate_profile(namespace)
+    install_profile(kube, profile)
     try:
         with scenario(
-            cluster, kube, namespace, work / namespace, sidecar_env=sidecar_env
+            cluster,
+            kube,
+            namespace,
+            work / namespace,
+            sidecar_env=sidecar_env,
+            spot_nodes=spot_nodes,
+            reclaim=reclaim,
         ) as running:
             yield running
     finally:
         kube.delete_namespace(namespace)
+        remove_profile(kube, profile)

@@ -10,7 +10,8 @@ the health verdict, and after the cooldown the way back — and ``spot-failover 
 printed at each step.
 
 Scenarios: ``happy`` (default), ``leader-killed`` (the leader is SIGKILLed mid-move),
-``failed-rollout`` (Fargate cannot place the pods: progress deadline, rollback),
+``failed-rollout`` (the pods mount an EBS volume: Fargate refuses them, the rollout misses its
+progress deadline and is rolled back),
 ``imds-unreachable`` (hop limit 1: the Node taint of the termination handler takes over),
 ``webhook-down`` (the webhook is stopped before the notice: the first Fargate pods come up
 without the sidecar, the move completes with the sidecars that exist, and once the webhook is
@@ -35,19 +36,19 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.fargate_profile import FargateProfile
 from devtools.controlplane.kube import Kube, api_client
-from devtools.controlplane.nodes import fargate_node, spot_node
+from devtools.controlplane.nodes import spot_node
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
+from devtools.eks import EksSimulator
 from devtools.imds import FaultKind
 from devtools.local_webhook import LocalWebhookError
 from devtools.scenario import (
-    FARGATE_LABELS,
-    FARGATE_NODES,
     SPOT_NODES,
     Scenario,
     ScenarioError,
+    fargate_profile,
     live,
+    mounting,
     scenario,
 )
 from sidecar import contract
@@ -157,9 +158,12 @@ def _placement(f: Scenario) -> str:
     return text + (f" ({bare} without the sidecar)" if bare else "")
 
 
-def _pinned_to_spot_1(body: dict[str, Any]) -> None:
+EBS_CLAIM = "orders-data"
+
+
+def _on_an_ebs_volume(body: dict[str, Any]) -> None:
     body["spec"]["progressDeadlineSeconds"] = 5
-    body["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "spot-1"}
+    mounting(EBS_CLAIM)(body)
 
 
 def _slow(body: dict[str, Any]) -> None:
@@ -175,7 +179,7 @@ class Story:
 STORIES: dict[str, Story] = {
     "happy": Story(),
     "leader-killed": Story(_slow),
-    "failed-rollout": Story(_pinned_to_spot_1, ends=State.ROLLED_BACK),
+    "failed-rollout": Story(_on_an_ebs_volume, ends=State.ROLLED_BACK),
     "imds-unreachable": Story(),
     "webhook-down": Story(_slow),
 }
@@ -241,13 +245,16 @@ class Demo:
         if self.kind == "imds-unreachable":
             for node in SPOT_NODES:
                 f.imds.set_fault(node, FaultKind.HANG_TOKEN)
+        if self.kind == "failed-rollout":
+            f.add_ebs_claim(EBS_CLAIM)
+            print(f"  (its pods mount {EBS_CLAIM}, a claim on an EBS volume: Fargate cannot)")
         f.create(
             NAME,
             replicas=3,
             annotations={contract.FAILBACK_AFTER: COOLDOWN},
             tweak=self.story.tweak,
         )
-        self.node = "spot-1" if self.kind == "failed-rollout" else f.busiest_spot_node(NAME)
+        self.node = f.busiest_spot_node(NAME)
         print(f"  pods: {_placement(f)}; the webhook injected the sidecar into each,")
         print(
             "  provisioned its Role, RoleBinding and node binding; one sidecar process per pod runs"
@@ -364,15 +371,16 @@ def run(kind: str, work: Path) -> int:
     ok = False
     with LocalCluster(work / "cluster") as cluster:
         kube = Kube(api_client(cluster))
-        kube.apply([spot_node(n) for n in SPOT_NODES] + [fargate_node(n) for n in FARGATE_NODES])
+        kube.apply([spot_node(n) for n in SPOT_NODES])
         kube.create_namespace(NAMESPACE)
-        kube.install_fargate_profile(FargateProfile("demo", NAMESPACE, FARGATE_LABELS))
-        print(f"  nodes: {', '.join(SPOT_NODES)} (spot), {', '.join(FARGATE_NODES)} (Fargate)")
+        eks = EksSimulator(kube)
+        eks.install_profile(fargate_profile(NAMESPACE))
+        print(f"  nodes: {', '.join(SPOT_NODES)} (spot); Fargate makes a node per pod")
         print(
             "Starting the webhook (python -m webhook, with deploy/'s identity and configuration)..."
         )
         try:
-            with scenario(cluster, kube, NAMESPACE, work / "scenario") as failover:
+            with eks, scenario(cluster, kube, NAMESPACE, work / "scenario") as failover:
                 ok = Demo(kind, failover, Timeline()).tell()
         except FAILURES as error:
             print(f"\nThe demo could not run: {error}")

@@ -10,7 +10,16 @@ installed spot-failover:
   provisions the sidecars' Role, RoleBinding and nodes ClusterRoleBinding;
 * a :class:`~devtools.controlplane.podrunner.PodRunner`, the kubelet for sidecars: one process
   per pod, from exactly the container spec the webhook injected, with a token bound to the pod;
-* an IMDS simulator playing every spot node.
+* an IMDS simulator playing every spot node;
+* with ``reclaim=True``, a :class:`~devtools.eks.reclaim.Reclaimer`: at a notice's deadline the
+  instance is gone (its sidecars killed, its Node NotReady then deleted, its pods gone).
+  Off by default, because the session's shared spot nodes (:data:`SPOT_NODES`) must survive
+  the tests that send notices; a scenario that reclaims adds nodes of its own
+  (:meth:`Scenario.add_spot_node`).
+
+Fargate is EKS's, simulated for the whole cluster by :class:`~devtools.eks.EksSimulator`
+(started with the cluster): the namespace needs a Fargate profile, e.g.
+:func:`fargate_profile`.
 
 Deployments are created exactly as a user writes them (:meth:`Scenario.create`: annotated
 ``spot-failover/enabled: "true"``, no sidecar in the template). The sidecar's settings are the
@@ -31,8 +40,12 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube, exists
+from devtools.controlplane.nodes import FARGATE_KEY, SpotShape
 from devtools.controlplane.podrunner import PodRunner
 from devtools.controlplane.waiting import wait_for
+from devtools.eks import simulator
+from devtools.eks.profiles import FargateProfile
+from devtools.eks.reclaim import Reclaimer
 from devtools.imds import ImdsSimulator
 from devtools.local_webhook import LocalWebhook, SettingValue
 from sidecar import contract
@@ -40,9 +53,9 @@ from webhook import rbac
 from webhook.injection import has_sidecar
 
 SPOT_NODES = tuple(f"spot-{i}" for i in range(3))
-FARGATE_NODES = tuple(f"fargate-ip-10-0-9-{i}" for i in range(3))
+"""The session's shared spot nodes (managed node group shape)."""
 FARGATE_LABELS = {"spot-failover/fargate": "true"}
-"""Labels the local Fargate profile stand-in selects on (the sidecar's default)."""
+"""Labels a scenario's Fargate profile selects on (the sidecar's default)."""
 
 SIDECAR_IMAGE: Final = "registry.example/spot-failover/sidecar:test"
 """Stands for the sidecar image; the pod runner runs ``python -m sidecar`` for it."""
@@ -115,6 +128,60 @@ def live(pod: Mapping[str, Any]) -> bool:
     return "deletionTimestamp" not in pod["metadata"]
 
 
+def ebs_claim(namespace: str, claim: str) -> list[dict[str, Any]]:
+    """An EBS StorageClass, a volume of it and ``claim`` bound to that volume."""
+    volume = f"{namespace}-{claim}"
+    size = {"storage": "1Gi"}
+    return [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "gp3"},
+            "provisioner": "ebs.csi.aws.com",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": volume},
+            "spec": {
+                "capacity": size,
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "gp3",
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": f"vol-{volume}"},
+                "claimRef": {"namespace": namespace, "name": claim},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "namespace": namespace},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "gp3",
+                "volumeName": volume,
+                "resources": {"requests": size},
+            },
+        },
+    ]
+
+
+def mounting(claim: str) -> Callable[[dict[str, Any]], None]:
+    """A ``tweak`` for :meth:`Scenario.create`: the pods mount ``claim`` at ``/data``."""
+
+    def tweak(body: dict[str, Any]) -> None:
+        spec = body["spec"]["template"]["spec"]
+        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+        spec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+
+    return tweak
+
+
+def fargate_profile(namespace: str) -> FargateProfile:
+    """The Fargate profile of a scenario's namespace: pods there with :data:`FARGATE_LABELS`."""
+    return FargateProfile.one(namespace, namespace, FARGATE_LABELS)
+
+
 @dataclasses.dataclass
 class Scenario:
     cluster: LocalCluster
@@ -123,6 +190,8 @@ class Scenario:
     imds: ImdsSimulator
     runner: PodRunner
     webhook: LocalWebhook
+    reclaimer: Reclaimer | None = None
+    """Set when the scenario reclaims instances at their deadlines."""
 
     def create(
         self,
@@ -175,10 +244,33 @@ class Scenario:
     def nodes_of(self, name: str) -> set[str]:
         return {p["spec"].get("nodeName") for p in self.pods(name) if live(p)}
 
+    def on_fargate(self, name: str) -> bool:
+        """Whether every live pod of ``name`` runs on a Fargate node (by the node's label)."""
+        nodes = self.nodes_of(name)
+        if not nodes or None in nodes:
+            return False
+        labels = {n: self.kube.core.read_node(n).metadata.labels or {} for n in nodes}
+        return all(found.get(FARGATE_KEY) == "fargate" for found in labels.values())
+
     def busiest_spot_node(self, name: str) -> str:
-        """The spot node that runs most of the Deployment's pods: the one to interrupt."""
+        """The spot node (one the scenario's IMDS plays) that runs most of the Deployment's
+        pods: the one to interrupt."""
         nodes = [p["spec"].get("nodeName") for p in self.pods(name)]
-        return max(SPOT_NODES, key=nodes.count)
+        return max(self.imds.nodes(), key=nodes.count)
+
+    # --- nodes of the scenario's own -----------------------------------------------------------
+
+    def add_spot_node(self, node: str, shape: SpotShape = SpotShape.MANAGED) -> None:
+        """A spot node of ``shape`` with its IMDS, for this scenario alone (e.g. to reclaim)."""
+        simulator.add_spot_node(self.kube, node, shape, self.imds)
+
+    def remove_node(self, node: str) -> None:
+        simulator.remove_node(self.kube, node, self.imds)
+
+    def add_ebs_claim(self, claim: str) -> None:
+        """A PersistentVolumeClaim ``claim`` bound to an EBS volume (ebs.csi.aws.com): fine on
+        EC2, refused by Fargate. Mount it with :func:`mounting`."""
+        self.kube.apply(ebs_claim(self.namespace, claim))
 
     def lease_holder(self, name: str) -> str | None:
         """Who holds the Deployment's Lease: ``None`` if there is no Lease, ``""`` if released."""
@@ -272,6 +364,8 @@ def scenario(
     sidecar_env: Mapping[str, str] | None = None,
     webhook_settings: Mapping[str, SettingValue] | None = None,
     metrics_port: int = 0,
+    spot_nodes: tuple[str, ...] = SPOT_NODES,
+    reclaim: bool = False,
 ) -> Iterator[Scenario]:
     """The webhook, an IMDS simulator and the sidecars' pod runner for ``namespace``; all
     stopped, and the webhook's cluster objects removed, on exit.
@@ -279,10 +373,12 @@ def scenario(
     ``sidecar_env``: sidecar settings over :data:`SIDECAR_ENV` (e.g. dry run, other timings),
     injected into every sidecar of the scenario. ``webhook_settings``: over
     :data:`WEBHOOK_SETTINGS`. ``metrics_port``: the sidecars' metrics port (0: off; the pod
-    runner gives each pod a free local port for it). Logs go under ``work_dir``.
+    runner gives each pod a free local port for it). ``spot_nodes``: the nodes the IMDS
+    simulator plays at first (more with :meth:`Scenario.add_spot_node`). ``reclaim``: reclaim
+    instances at their notices' deadlines (see the module docstring). Logs go under ``work_dir``.
     """
     with (
-        ImdsSimulator(SPOT_NODES) as imds,
+        ImdsSimulator(spot_nodes) as imds,
         LocalWebhook(
             cluster,
             kube,
@@ -301,5 +397,9 @@ def scenario(
             log_dir=work_dir / "sidecars",
             node_env=lambda node: {"SPOT_FAILOVER_IMDS_URL": imds.base_url(node)},
         ) as runner,
+        contextlib.ExitStack() as stack,
     ):
-        yield Scenario(cluster, kube, namespace, imds, runner, webhook)
+        reclaimer = None
+        if reclaim:
+            reclaimer = stack.enter_context(Reclaimer(kube, imds, on_gone=[runner.kill_node]))
+        yield Scenario(cluster, kube, namespace, imds, runner, webhook, reclaimer)

@@ -1,6 +1,8 @@
 """Fixtures shared by every test folder: the local control plane, once per session.
 
 The cluster starts lazily, the first time a test asks for it, so pure tests run without it.
+It plays EKS (:mod:`devtools.eks`) with the test timings: Fargate pods Ready in well under a
+second, dead nodes NotReady after a 20 s grace period.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from pathlib import Path
 import pytest
 
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.fargate_profile import FargateProfile, manifests
 from devtools.controlplane.kube import Kube, api_client
-from devtools.controlplane.nodes import fargate_node, spot_node
-from devtools.scenario import FARGATE_LABELS, FARGATE_NODES, SPOT_NODES
+from devtools.controlplane.nodes import spot_node
+from devtools.eks import FAST, EksSimulator
+from devtools.scenario import FARGATE_LABELS, SPOT_NODES, fargate_profile
 
-__all__ = ["FARGATE_LABELS", "FARGATE_NODES", "SPOT_NODES"]
+__all__ = ["FARGATE_LABELS", "SPOT_NODES"]
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The local control plane with a baseline of three spot and three Fargate nodes."""
+    """The local control plane with a baseline of three managed-node-group spot nodes."""
     with LocalCluster(Path(tmp_path_factory.mktemp("cluster"))) as local:
-        kube = Kube(api_client(local))
-        kube.apply([spot_node(name) for name in SPOT_NODES])
-        kube.apply([fargate_node(name) for name in FARGATE_NODES])
+        Kube(api_client(local)).apply([spot_node(name) for name in SPOT_NODES])
         yield local
 
 
@@ -36,17 +36,21 @@ def kube(cluster: LocalCluster) -> Kube:
     return Kube(api_client(cluster))
 
 
+@pytest.fixture(scope="session")
+def eks(kube: Kube) -> Iterator[EksSimulator]:
+    """EKS's Fargate (profiles, fargate-scheduler) on the local cluster, fast timings."""
+    with EksSimulator(kube, FAST) as simulator:
+        yield simulator
+
+
 @pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
-    """A fresh namespace per test, with the test-only Fargate profile standing in for EKS's."""
+def namespace(kube: Kube, eks: EksSimulator) -> Iterator[str]:
+    """A fresh namespace per test, with a Fargate profile selecting its pods that carry
+    :data:`FARGATE_LABELS`."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     kube.create_namespace(name)
-    profile = FargateProfile(name, name, FARGATE_LABELS)
-    kube.install_fargate_profile(profile)
+    profile = fargate_profile(name)
+    eks.install_profile(profile)
     yield name
     kube.delete_namespace(name)
-    for manifest in reversed(manifests(profile)):
-        resource = kube.dynamic.resources.get(
-            api_version=manifest["apiVersion"], kind=manifest["kind"]
-        )
-        resource.delete(name=manifest["metadata"]["name"])
+    eks.remove_profile(profile)

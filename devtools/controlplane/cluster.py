@@ -2,12 +2,20 @@
 
 Everything binds loopback on free ports, lives in one working directory, and is stopped by
 :meth:`LocalCluster.stop` (also from ``atexit``, and by the kernel if the harness dies).
+
+How fast a dead node is noticed is a per-cluster setting, :class:`NodeHealth`: the controller
+manager's node-monitor grace period, and with it the node lease kwok renews for every node it
+plays. A pod's start can be delayed per pod: kwok's pod-ready stage waits the duration written
+in the pod annotation :data:`START_DELAY_ANNOTATION` (no annotation: Ready at once), which is
+how the Fargate simulator plays an image pull (see :mod:`devtools.eks`).
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -16,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import requests
+import yaml
 
 from devtools.controlplane import audit
 from devtools.controlplane.binaries import Binaries, locate
@@ -27,6 +36,43 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 """Nodes carrying ``kwok.x-k8s.io/node: fake`` are played by kwok; no other node is touched."""
+START_DELAY_ANNOTATION = "fargate.simulator/start-delay"
+"""Pod annotation: a Go duration (``"1.5s"``) kwok waits after binding before it reports the pod
+Running and Ready. Only the simulators write it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeHealth:
+    """How long a node may go without a heartbeat before the controller manager marks it
+    NotReady (``--node-monitor-grace-period``), and the heartbeats that keep healthy nodes Ready.
+
+    kwok renews each node's Lease every quarter of its duration (as the kubelet does); the
+    duration is 0.8 of the grace period, so the grace period spans five renewals: a healthy
+    node flaps only if five renewals in a row are lost or late. With the realistic grace of
+    50 s that is the kubelet's own 40 s lease, renewed every 10 s. The controller manager looks
+    at the nodes every ``monitor_period_s`` (5 s, its default, or less for short grace periods).
+    """
+
+    grace_s: int
+
+    def __post_init__(self) -> None:
+        if self.grace_s < 5:
+            raise ValueError(f"a node-monitor grace period under 5 s flaps, got {self.grace_s}")
+
+    @property
+    def lease_s(self) -> int:
+        return math.ceil(self.grace_s * 0.8)
+
+    @property
+    def monitor_period_s(self) -> int:
+        return max(1, min(5, self.grace_s // 5))
+
+
+REALISTIC_NODE_HEALTH = NodeHealth(grace_s=50)
+"""Kubernetes 1.32+'s default grace period; for benchmarks and the EKS-timed demo."""
+TEST_NODE_HEALTH = NodeHealth(grace_s=20)
+"""For tests: a dead node is NotReady within ~25 s, and healthy ones renew every 4 s (five
+renewals per grace period, so a loaded two-core machine does not make them flap)."""
 
 
 class ClusterError(RuntimeError):
@@ -36,9 +82,15 @@ class ClusterError(RuntimeError):
 class LocalCluster:
     """One control plane in ``workdir``; use as a context manager or call start()/stop()."""
 
-    def __init__(self, workdir: Path, binaries: Binaries | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        binaries: Binaries | None = None,
+        node_health: NodeHealth = TEST_NODE_HEALTH,
+    ) -> None:
         self.workdir = workdir
         self.binaries = binaries or locate()
+        self.node_health = node_health
         self.processes: dict[str, ManagedProcess] = {}
         self.etcd_port = free_port()
         self.etcd_peer_port = free_port()
@@ -222,6 +274,8 @@ class LocalCluster:
             "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
             "--concurrent-deployment-syncs=10",
             "--concurrent-replicaset-syncs=10",
+            f"--node-monitor-grace-period={self.node_health.grace_s}s",
+            f"--node-monitor-period={self.node_health.monitor_period_s}s",
             "--v=1",
         ]
 
@@ -236,14 +290,26 @@ class LocalCluster:
         return [
             str(self.binaries.kwok),
             f"--kubeconfig={self.kubeconfig}",
-            f"--config={self.binaries.kwok_stages}",
+            f"--config={self._write_kwok_stages()}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.244.0.0/16",
             "--node-ip=10.0.0.1",
-            "--node-lease-duration-seconds=40",
+            f"--node-lease-duration-seconds={self.node_health.lease_s}",
             f"--server-address=127.0.0.1:{free_port()}",
         ]
+
+    def _write_kwok_stages(self) -> Path:
+        """kwok's standard fast stages, with the pod-ready stage delayed by the pod's
+        :data:`START_DELAY_ANNOTATION` when it has one."""
+        stages = [s for s in yaml.safe_load_all(self.binaries.kwok_stages.read_text()) if s]
+        for stage in stages:
+            if stage["metadata"]["name"] == "pod-ready":
+                expression = f'.metadata.annotations["{START_DELAY_ANNOTATION}"]'
+                stage["spec"]["delay"] = {"durationFrom": {"expressionFrom": expression}}
+        path = self.workdir / "kwok-stages.yaml"
+        path.write_text(yaml.safe_dump_all(stages))
+        return path
 
     def _wait_for_controllers(self) -> None:
         """The controller manager is up when it has created the default ServiceAccount."""

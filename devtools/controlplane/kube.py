@@ -9,9 +9,7 @@ from typing import Any
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
 
-from devtools.controlplane import fargate_profile
 from devtools.controlplane.cluster import LocalCluster
-from devtools.controlplane.fargate_profile import FargateProfile
 from devtools.controlplane.waiting import wait_for
 
 
@@ -29,6 +27,7 @@ class Kube:
         self.apps = client.AppsV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
         self.rbac = client.RbacAuthorizationV1Api(api)
+        self.storage = client.StorageV1Api(api)
 
     @functools.cached_property
     def dynamic(self) -> dynamic.DynamicClient:
@@ -57,23 +56,6 @@ class Kube:
             30,
             f"the default ServiceAccount in {name}",
         )
-
-    def install_fargate_profile(self, profile: FargateProfile) -> None:
-        """Install the test-only profile stand-in and wait until the API server enforces it.
-
-        Admission policies load asynchronously; a dry-run pod tells when this one is live.
-        """
-        self.apply(fargate_profile.manifests(profile))
-
-        def effective() -> bool:
-            pod = self.api.sanitize_for_serialization(
-                self.core.create_namespaced_pod(
-                    profile.namespace, fargate_profile.probe_pod(profile), dry_run="All"
-                )
-            )
-            return fargate_profile.is_effective(pod)
-
-        wait_for(effective, 30, f"the Fargate profile stand-in {profile.name} to take effect")
 
     def delete_namespace(self, name: str) -> None:
         try:

@@ -193,6 +193,11 @@ class ImdsSimulator:
             visible_at = self._clock() + timedelta(seconds=_non_negative(delay))
             state.notice = Notice(action, visible_at, _utc(time) or visible_at + NOTICE_LEAD)
 
+    def notice(self, node: str) -> Notice | None:
+        """The node's instance-action notice (served already or still delayed), or ``None``."""
+        with self._changed:
+            return self._node(node).notice
+
     def clear_notice(self, node: str) -> None:
         with self._changed:
             self._node(node).notice = None

@@ -1,5 +1,6 @@
 """Proof that the local control plane is real: controllers, scheduler, kwok, optimistic
-concurrency and RBAC all behave as on a real cluster."""
+concurrency and RBAC all behave as on a real cluster. What plays EKS on it is proven in
+test_fargate.py, test_reclaim.py and test_karpenter.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from devtools.controlplane.nodes import FARGATE_KEY
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
-from tests.conftest import FARGATE_LABELS
 
 pytestmark = pytest.mark.cluster
 
@@ -67,37 +67,6 @@ def test_a_deployment_gets_a_replicaset_and_ready_pods_on_spot_nodes(
         labels = _node_labels(kube, pod.spec.node_name)
         assert labels["eks.amazonaws.com/capacityType"] == "SPOT"
         assert FARGATE_KEY not in labels
-
-
-def test_a_template_matching_the_fargate_profile_rolls_out_onto_fargate_nodes(
-    kube: Kube, namespace: str
-) -> None:
-    kube.apps.create_namespaced_deployment(namespace, deployment("api", replicas=3))
-    wait_for(lambda: _rolled_out(kube, namespace, "api"), 60, "the first rollout")
-
-    kube.apps.patch_namespaced_deployment(
-        "api", namespace, {"spec": {"template": {"metadata": {"labels": FARGATE_LABELS}}}}
-    )
-
-    wait_for(lambda: _rolled_out(kube, namespace, "api"), 90, "the rollout to Fargate")
-    pods = wait_for(
-        lambda: pods if len(pods := _pods(kube, namespace, "api")) == 3 else None,
-        60,
-        "the old pods to be gone",
-    )
-    for pod in pods:
-        assert _node_labels(kube, pod.spec.node_name).get(FARGATE_KEY) == "fargate", pod
-        assert pod.spec.node_selector == {FARGATE_KEY: "fargate"}
-
-
-def test_pods_outside_the_fargate_profile_are_left_alone(kube: Kube, namespace: str) -> None:
-    kube.apps.create_namespaced_deployment(namespace, deployment("plain", replicas=1))
-    wait_for(lambda: _rolled_out(kube, namespace, "plain"), 60, "the rollout")
-
-    (pod,) = _pods(kube, namespace, "plain")
-
-    assert pod.spec.node_selector is None
-    assert FARGATE_KEY not in _node_labels(kube, pod.spec.node_name)
 
 
 def test_a_lease_update_with_a_stale_resource_version_gets_409(kube: Kube, namespace: str) -> None:

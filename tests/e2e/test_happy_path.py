@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.scenario import FARGATE_NODES, SPOT_NODES, Scenario
+from devtools.scenario import SPOT_NODES, Scenario
 from sidecar import contract
 from sidecar.contract import State
 from webhook.injection import has_sidecar
@@ -52,7 +52,7 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     assert (on_fargate["state"], on_fargate["computeType"]) == ("OnFargate", "fargate")
     assert on_fargate["failback"]["after"] == "4s"
     failover.wait_rolled_out(NAME)
-    assert failover.nodes_of(NAME) <= set(FARGATE_NODES)
+    assert failover.on_fargate(NAME)
     failover.wait_sidecars(NAME)  # the Fargate pods were injected too
     failover.imds.clear_notice(node)  # the instance is reclaimed; a new one takes its name
 

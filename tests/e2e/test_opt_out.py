@@ -22,7 +22,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.waiting import wait_for
-from devtools.scenario import FARGATE_NODES, Scenario
+from devtools.scenario import Scenario
 from sidecar import contract
 from sidecar.contract import State
 from webhook import rbac
@@ -75,7 +75,7 @@ def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_i
     failover.wait_rolled_out("web")
     after = failover.read("web")
     assert after["spec"]["template"] == before["spec"]["template"]
-    assert failover.nodes_of("web") <= set(FARGATE_NODES)
+    assert failover.on_fargate("web")
     annotations = after["metadata"]["annotations"]
     assert annotations[contract.STATE] == State.MIGRATING
     assert transitions(annotations) == [("Watching", "Migrating")]

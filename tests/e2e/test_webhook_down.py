@@ -9,7 +9,7 @@ import json
 import pytest
 
 from devtools.controlplane.waiting import wait_for
-from devtools.scenario import FARGATE_NODES, Scenario
+from devtools.scenario import Scenario
 from sidecar import contract
 from sidecar.contract import State
 from webhook.reporter import REASON
@@ -40,7 +40,7 @@ def test_pods_created_while_the_webhook_is_down_run_without_the_sidecar_and_are_
     done = failover.wait_state("web", State.ON_FARGATE, timeout_s=120)
     assert transitions(done) == [("Watching", "Migrating"), ("Migrating", "OnFargate")]
     failover.wait_rolled_out("web")
-    assert failover.nodes_of("web") <= set(FARGATE_NODES)
+    assert failover.on_fargate("web")
     uninjected = failover.pods_without_sidecar("web")
     assert missed <= uninjected
     assert len(uninjected) < 4, "pods created after the restart get the sidecar again"

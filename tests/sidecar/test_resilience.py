@@ -11,7 +11,7 @@ import pytest
 
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
-from devtools.scenario import Scenario
+from devtools.scenario import Scenario, mounting
 from sidecar import contract
 from sidecar.contract import State
 
@@ -122,12 +122,14 @@ def test_a_users_edit_mid_move_survives(failover: Scenario) -> None:
 
 def test_a_rollout_past_its_progress_deadline_is_rolled_back(failover: Scenario) -> None:
     def pinned(body: dict[str, Any]) -> None:
-        # A user's nodeSelector the move keeps: no Fargate node can satisfy it.
+        # A claim on an EBS volume: fine on EC2, refused by Fargate's scheduler (the sidecar's
+        # own check cannot see what backs a claim).
         body["spec"]["progressDeadlineSeconds"] = 3
-        body["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "spot-1"}
+        mounting("data")(body)
 
+    failover.add_ebs_claim("data")
     original = failover.create("pinned", replicas=1, tweak=pinned)
-    failover.imds.set_notice("spot-1")
+    failover.imds.set_notice(failover.busiest_spot_node("pinned"))
 
     annotations = failover.wait_state("pinned", State.ROLLED_BACK, timeout_s=90)
 
