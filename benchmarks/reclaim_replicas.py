@@ -134,3 +134,44 @@ def all_ready_at(
 
 def nodes_seen(sightings: Iterable[Sighting]) -> frozenset[str]:
     return frozenset(s.node for s in sightings if s.node is not None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReclaimTrial:
+    """One trial: a Deployment of ``replicas`` through the reclaim of one instance, watched
+    until ``until`` seconds after the notice (settled, and the instance gone)."""
+
+    replicas: int
+    sightings: Sequence[Sighting]
+    reclaim: Reclaim
+    until: float
+
+    def fargate_nodes(self) -> frozenset[str]:
+        return frozenset(n for n in nodes_seen(self.sightings) if n.startswith("fargate-"))
+
+    def min_live_ready_ratio(self) -> float:
+        return min_live_ready(self.sightings, self.reclaim, self.until) / self.replicas
+
+    def pods_on_instance_at_deadline(self) -> int:
+        return pods_on_instance_at_deadline(self.sightings, self.reclaim)
+
+    def all_ready_on_fargate_s(self) -> float | None:
+        """Notice → every replica live and Ready on Fargate (a move)."""
+        return all_ready_at(self.sightings, self.reclaim, self.replicas, self.fargate_nodes())
+
+    def whole_again_s(self) -> float | None:
+        """Notice → every replica live and Ready again after the reclaim (the baseline)."""
+        return all_ready_at(
+            self.sightings, self.reclaim, self.replicas, after=self.reclaim.deadline
+        )
+
+    def fargate_starts_s(self) -> list[float]:
+        """For each pod that ran on Fargate: first seen (created) → first seen Ready."""
+        first: dict[str, float] = {}
+        ready: dict[str, float] = {}
+        fargate = self.fargate_nodes()
+        for seen in sorted(self.sightings, key=lambda s: s.at):
+            first.setdefault(seen.pod, seen.at)
+            if seen.ready and seen.node in fargate:
+                ready.setdefault(seen.pod, seen.at)
+        return [ready[pod] - first[pod] for pod in ready if first[pod] >= 0.0]

@@ -117,3 +117,21 @@ def test_the_live_count_is_the_api_count_less_the_reclaimed_instances_pods(
         ]
         dead = [s for s in ready if s.node == SPOT and moment >= RECLAIM.deadline]
         assert count == len(ready) - len(dead)
+
+
+def test_a_trial_tells_its_figures() -> None:
+    trial = reclaim_replicas.ReclaimTrial(2, move_in_time(), RECLAIM, until=200.0)
+
+    assert trial.fargate_nodes() == FARGATE
+    assert trial.min_live_ready_ratio() == 1.0
+    assert trial.pods_on_instance_at_deadline() == 0
+    assert trial.all_ready_on_fargate_s() == 62.0
+    assert sorted(trial.fargate_starts_s()) == [59.5, 60.4]
+
+
+def test_a_baseline_trial_is_whole_again_after_the_reclaim() -> None:
+    trial = reclaim_replicas.ReclaimTrial(2, lost_with_the_instance(), RECLAIM, until=200.0)
+
+    assert trial.min_live_ready_ratio() == 0.0
+    assert trial.whole_again_s() == 182.0
+    assert trial.all_ready_on_fargate_s() is None
