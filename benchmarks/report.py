@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmarks import results, timeline_report
+from benchmarks import reclaim_report, results, timeline_report
 
 DOCUMENT = Path(__file__).parent.parent / "BENCHMARKS.md"
 
@@ -77,6 +77,7 @@ def write(figures: Mapping[str, float]) -> None:
         "",
         *_admission(figures),
         *timeline_report.section(figures),
+        *reclaim_report.section(figures),
     ]
     DOCUMENT.write_text("\n".join(lines))
 
