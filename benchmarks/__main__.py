@@ -12,14 +12,16 @@ from benchmarks import (
     admission,
     migration_load,
     notice_to_patch,
+    reclaim,
     report,
     results,
     sidecar_idle,
     timeline,
 )
 from benchmarks.session import control_plane, failover
+from devtools.eks import REALISTIC
 
-SUITES = ("idle", "notice", "load", "admission", "timeline")
+SUITES = ("idle", "notice", "load", "admission", "timeline", "reclaim")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,38 +29,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma list of {SUITES}")
     parser.add_argument("--trials", type=int, default=10, help="notice→patch trials per setting")
     parser.add_argument("--timeline-trials", type=int, default=5, help="whole failovers timed")
+    parser.add_argument("--reclaim-trials", type=int, default=5, help="reclaims per size, 3 and 10")
+    parser.add_argument("--reclaim-trials-n50", type=int, default=3, help="reclaims of 50 replicas")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     logging.basicConfig(level=logging.WARNING)
     figures: dict[str, float] = {}
     began = time.monotonic()
-    with control_plane() as (cluster, kube, work):
-        if "idle" in chosen:
-            with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
-                figures |= sidecar_idle.run(running)
-            print("idle:", figures, flush=True)
-        if "notice" in chosen:
-            for replicas in (1, 10, 50):
-                for poll_s in (1.0, 2.0):
-                    env = notice_to_patch.sidecar_env(poll_s)
-                    with failover(cluster, kube, work, env) as running:
-                        samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
-                    key = f"n{replicas}_poll{poll_s:.0f}s"
-                    figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
-                    figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
-                    print(key, sorted(round(s, 3) for s in samples), flush=True)
-        if "load" in chosen:
-            with failover(cluster, kube, work, migration_load.SIDECAR_ENV) as running:
-                figures |= migration_load.run(running)
-            print("load:", figures, flush=True)
-        if "admission" in chosen:
-            measured = admission.run(cluster, kube, work)
-            figures |= measured
-            print("admission:", measured, flush=True)
-        if "timeline" in chosen:
-            measured = timeline.run(cluster, kube, work, args.timeline_trials)
-            figures |= measured
-            print("timeline:", measured, flush=True)
+    if chosen - {"reclaim"}:
+        with control_plane() as (cluster, kube, work):
+            if "idle" in chosen:
+                with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
+                    figures |= sidecar_idle.run(running)
+                print("idle:", figures, flush=True)
+            if "notice" in chosen:
+                for replicas in (1, 10, 50):
+                    for poll_s in (1.0, 2.0):
+                        env = notice_to_patch.sidecar_env(poll_s)
+                        with failover(cluster, kube, work, env) as running:
+                            samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
+                        key = f"n{replicas}_poll{poll_s:.0f}s"
+                        figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
+                        figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
+                        print(key, sorted(round(s, 3) for s in samples), flush=True)
+            if "load" in chosen:
+                with failover(cluster, kube, work, migration_load.SIDECAR_ENV) as running:
+                    figures |= migration_load.run(running)
+                print("load:", figures, flush=True)
+            if "admission" in chosen:
+                measured = admission.run(cluster, kube, work)
+                figures |= measured
+                print("admission:", measured, flush=True)
+            if "timeline" in chosen:
+                measured = timeline.run(cluster, kube, work, args.timeline_trials)
+                figures |= measured
+                print("timeline:", measured, flush=True)
+    if "reclaim" in chosen:
+        plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
+        with control_plane(timing=REALISTIC) as (cluster, kube, work):
+            measured = reclaim.run(cluster, kube, work, plan)
+        figures |= measured
+        print("reclaim:", measured, flush=True)
     if chosen >= set(SUITES):
         figures["bench_whole_run_min"] = (time.monotonic() - began) / 60
     merged = results.merge(figures)
