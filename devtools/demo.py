@@ -61,6 +61,8 @@ NAME = "shop-web"
 NAMESPACE = "demo"
 COOLDOWN = "8s"
 ITN_TAINT = {"key": "aws-node-termination-handler/spot-itn", "effect": "NoSchedule"}
+EKS_TIMING = "eks-timing"
+"""The happy story on EKS's timings, beside Kubernetes alone (:mod:`devtools.demo_eks`)."""
 FAILURES = (WaitTimeoutError, ScenarioError, LocalWebhookError, ApiException)
 """What ends a story early: it is told as FAILED and the demo exits 1."""
 
@@ -391,9 +393,13 @@ def run(kind: str, work: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--scenario", choices=sorted(STORIES), default="happy")
+    parser.add_argument("--scenario", choices=[*sorted(STORIES), EKS_TIMING], default="happy")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="spot-failover-demo-") as tmp:
+        if args.scenario == EKS_TIMING:
+            from devtools import demo_eks  # noqa: PLC0415 - it builds on this module's story
+
+            return demo_eks.run(Path(tmp))
         return run(args.scenario, Path(tmp))
 
 
