@@ -23,9 +23,10 @@ Use it as a context manager::
         webhook.metrics().value("spot_failover_webhook_injected_total")
 
 On exit it removes everything it created: the configuration, the bindings (also the sidecar
-ClusterRoleBindings the webhook made for its namespaces), the identity's namespace, and the
-shared ClusterRoles and policies if they did not exist before. The process runs in its own
-process group and is killed by the kernel if the thread that started it dies.
+ClusterRoleBindings the webhook made for its namespaces) and the identity's namespace. The
+shared ClusterRoles and policies stay: instances running side by side all rely on them. The
+process runs in its own process group and is killed by the kernel if the thread that started
+it dies.
 """
 
 from __future__ import annotations
@@ -298,10 +299,13 @@ class LocalWebhook:
     # --- cluster objects ----------------------------------------------------------------------
 
     def _install_identity(self) -> None:
-        """Apply deploy/'s identity objects; remember the ones that did not exist yet (shared
-        ClusterRoles and policies another user installed stay when this instance goes)."""
+        """Apply deploy/'s identity objects; remember the ones that did not exist yet, to
+        remove them on exit. Shared definitions (the ClusterRoles and policies every instance
+        applies alike) are never removed: another instance running at the same time uses
+        them, and the one that happened to create them may stop first."""
         for manifest in self.identity.manifests():
-            if not self._exists(manifest):
+            shared = manifest["kind"] in webhook_manifests.SHARED_KINDS
+            if not shared and not self._exists(manifest):
                 self._created.append(manifest)
             self.kube.apply([manifest])
 
