@@ -116,7 +116,8 @@ def _write(view: DeploymentView, step: Move, edge: Edge, me: str, now: datetime)
         compute_type = ComputeType.FARGATE if moving_to_fargate else ComputeType.SPOT
         saved = step.saved.to_json() if step.saved is not None else None
     notice = step.notice or (None if edge.target is State.WATCHING else view.notice)
-    entry = HistoryEntry(now, view.state, edge.target, f"{edge.reason}: {step.message}", me)
+    message = step.message if step.warning is None else f"{step.message}; {step.warning}"
+    entry = HistoryEntry(now, view.state, edge.target, f"{edge.reason}: {message}", me)
     # A write that stays in its state (a quota fitted) keeps the move's start: its deadline.
     since = view.last_transition if edge.target is view.state and view.last_transition else now
     return transition_body(
@@ -124,7 +125,7 @@ def _write(view: DeploymentView, step: Move, edge: Edge, me: str, now: datetime)
         state=edge.target,
         compute_type=compute_type,
         now=since,
-        message=step.message if step.warning is None else f"{step.message}; {step.warning}",
+        message=message,
         history=append(view.history, entry),
         saved_scheduling=saved,
         notice=notice,
