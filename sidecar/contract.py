@@ -72,6 +72,16 @@ the move (``null`` where the field was absent), so failback and rollback restore
 NOTICE: Final = PREFIX + "notice"
 """JSON of the interruption that started the current move: node, source, action, time."""
 
+SAVED_STRATEGY: Final = PREFIX + "saved-strategy"
+"""The Deployment's ``spec.strategy`` from before the move set the move's fast strategy, in a
+compact form the admission policy can compare (``RollingUpdate:<maxSurge>:<maxUnavailable>``,
+e.g. ``RollingUpdate:25%:25%``), restored when the move ends; absent when nothing is to be
+restored. Part of the saved scheduling: it is what the move changed outside the pod template."""
+
+MOVE_STRATEGY: Final = "RollingUpdate:100%:0"
+"""The strategy a move sets (in :data:`SAVED_STRATEGY`'s form): every replacement starts at once
+(``maxSurge: 100%``) and no pod goes before its replacement is available (``maxUnavailable: 0``)."""
+
 HISTORY_LIMIT: Final = 20
 
 USER_ANNOTATIONS: Final = (
@@ -94,6 +104,7 @@ KEPT_ANNOTATIONS: Final = (
     HISTORY,
     SAVED_SCHEDULING,
     NOTICE,
+    SAVED_STRATEGY,
 )
 """Every annotation spot-failover keeps on a Deployment."""
 
@@ -104,6 +115,14 @@ INJECTED: Final = PREFIX + "injected"
 
 SIDECAR_CONTAINER: Final = "spot-failover"
 """Name of the injected container; its presence makes injection a no-op."""
+
+POD_DELETION_COST: Final = "controller.kubernetes.io/pod-deletion-cost"
+"""Pod annotation (an integer) the ReplicaSet controller reads when it scales down: lower goes
+first. A move sets it to :data:`DOOMED_POD_DELETION_COST` on the Deployment's pods on the
+interrupted node, so the rollout removes those first, and clears it if the move rolls back."""
+
+DOOMED_POD_DELETION_COST: Final = "-2147483648"
+"""The lowest int32: no other pod of the Deployment can be scheduled to go before these."""
 
 COMPONENT_LABEL: Final = "app.kubernetes.io/part-of"
 """Label on spot-failover's own pods; the webhook's objectSelector excludes them."""
@@ -159,11 +178,25 @@ mounts the volume at the standard path, the default; only a runner without mount
 # --- What the sidecar may do (RBAC), provisioned per Deployment by the webhook --------------
 
 
+SIDECAR_MARKER_GROUP: Final = "spot-failover"
+SIDECAR_MARKER_RULE: Final[dict[str, object]] = {
+    "apiGroups": [SIDECAR_MARKER_GROUP],
+    "resources": ["sidecars"],
+    "verbs": ["act-as"],
+}
+"""Grants nothing (no API serves this group): it marks an identity as a spot-failover sidecar,
+so that the admission policy on pods can recognise one (CEL's ``authorizer``) and hold it to the
+deletion-cost annotation on every pod, since RBAC cannot narrow pod patches by name."""
+
+
 def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
     """The namespaced RBAC rules the sidecar of ``deployment`` needs, and nothing more.
 
     Create cannot be limited by name in RBAC, so creating Leases is namespace-wide; the
     admission policy shipped in deploy/ limits pod-bound tokens to this Deployment's Lease.
+    Patching pods (to set :data:`POD_DELETION_COST` on the doomed node's pods) cannot be
+    limited by name either; the policy ``spot-failover-sidecar-pods`` allows an identity that
+    carries :data:`SIDECAR_MARKER_RULE` only that annotation, only on its own account's pods.
     Watch and list by name (a ``metadata.name`` field selector) let a leader follow its
     Deployment and a standby follow the Lease with one request instead of polling.
     """
@@ -176,6 +209,8 @@ def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
         },
         {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]},
+        SIDECAR_MARKER_RULE,
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
         {
             "apiGroups": ["coordination.k8s.io"],

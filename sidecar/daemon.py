@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 
 import requests
 
+from sidecar import contract
 from sidecar.adapters.errors import ApiError, Conflict, GiveUp
 from sidecar.adapters.kube import Kube
 from sidecar.contract import State
-from sidecar.core import actions, health, machine, node_signal, objects
+from sidecar.core import actions, doomed, health, machine, node_signal, objects, strategy
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.errors import InvalidInputError
 from sidecar.core.inputs import Facts
@@ -254,6 +255,7 @@ class Daemon:
                 interruption=signal,
                 health=self.memory.health,
                 spot_available=self._spot_available(view, now),
+                doomed_pods=self._doomed_pods(view),
             )
             decision = machine.decide(view, facts, self.policy, now)
             outcome = self._act(decision, view, now)
@@ -398,6 +400,8 @@ class Daemon:
                     self._event(view, action.reason, action.message, warning=action.warning)
                 case actions.ReleaseLease():
                     self.leader.release(now, decision.next_state or view.state)
+                case actions.MarkDoomedPods() | actions.ClearDoomedPods():
+                    self._deletion_cost(view, action)
                 case actions.Wait():
                     self.memory.wake_at = action.until
                 case actions.Nothing():
@@ -408,7 +412,8 @@ class Daemon:
         self, action: actions.WriteTransition, view: DeploymentView, now: datetime
     ) -> None:
         self.metrics.transitions.labels(str(action.from_state), str(action.to_state)).inc()
-        if action.from_state in UNFINISHED and view.last_transition is not None:
+        moved = action.from_state is not action.to_state
+        if moved and action.from_state in UNFINISHED and view.last_transition is not None:
             seconds = (now - view.last_transition).total_seconds()
             self.metrics.move_seconds.labels(str(action.to_state)).observe(seconds)
         log.info(
@@ -444,7 +449,40 @@ class Daemon:
     def report_imds_unreachable(self, message: str) -> None:
         self._event(self.memory.view, "ImdsUnreachable", message, warning=True)
 
+    def _deletion_cost(
+        self, view: DeploymentView, action: actions.MarkDoomedPods | actions.ClearDoomedPods
+    ) -> None:
+        """Set or clear the doomed pods' deletion cost; best effort, never stops the move."""
+        marking = isinstance(action, actions.MarkDoomedPods)
+        try:
+            pods = self.kube.list_pods(_selector(view.body))
+            names = (doomed.to_mark if marking else doomed.to_clear)(pods, action.node)
+            value = contract.DOOMED_POD_DELETION_COST if marking else None
+            for name in names:
+                self.kube.annotate_pod(name, contract.POD_DELETION_COST, value)
+        except ApiError as error:
+            log.warning(
+                "pod deletion cost not changed; the rollout picks the pods to remove itself",
+                extra={**self._context(), "node": action.node, "error": str(error)},
+            )
+            return
+        log.info(
+            "pod deletion cost set" if marking else "pod deletion cost cleared",
+            extra={**self._context(), "node": action.node, "pods": names},
+        )
+
     # --- facts ------------------------------------------------------------------------------
+
+    def _doomed_pods(self, view: DeploymentView) -> int:
+        """The Deployment's pods on the interrupted node, counted only when a quota refuses the
+        move's surge (:func:`sidecar.core.strategy.within_quota` needs it then)."""
+        if view.state is not State.MIGRATING or view.notice is None:
+            return 0
+        if strategy.quota_refusal(view.body) is None:
+            return 0
+        if strategy.encode(strategy.current(view.body)) != contract.MOVE_STRATEGY:
+            return 0
+        return len(doomed.on_node(self.kube.list_pods(_selector(view.body)), view.notice.node))
 
     def _spot_available(self, view: DeploymentView, now: datetime) -> bool:
         due = failback_due_at(view, self.policy, now)

@@ -68,6 +68,7 @@ class ApiServer:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
     ) -> JSON:
         """One request; the decoded JSON body of a 2xx answer."""
         self._on_request(operation.split(" ", 1)[0])
@@ -77,7 +78,7 @@ class ApiServer:
                 self.credentials.server + path,
                 params=params,
                 data=None if body is None else json.dumps(body),
-                headers=self._headers(body is not None),
+                headers=self._headers(None if body is None else content_type),
                 timeout=self.timeout_s,
             )
         except requests.RequestException as error:
@@ -105,7 +106,7 @@ class ApiServer:
             response = self._session.get(
                 self.credentials.server + path,
                 params={**params, "watch": "true"},
-                headers=self._headers(False),
+                headers=self._headers(None),
                 timeout=(self.timeout_s, quiet_s),
                 stream=True,
             )
@@ -125,10 +126,10 @@ class ApiServer:
             except requests.RequestException as error:
                 raise translate(error, operation) from error
 
-    def _headers(self, has_body: bool) -> dict[str, str]:
+    def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token()}"}
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         return headers
 
 

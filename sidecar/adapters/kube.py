@@ -5,7 +5,8 @@ leaves as a typed error from :mod:`sidecar.adapters.errors`. The transport is
 :mod:`sidecar.adapters.apiserver`.
 
 The calls, and so the RBAC the sidecar needs (the webhook provisions exactly this):
-its Deployment (get, update), ReplicaSets and Pods of its namespace (list), its Lease (create,
+its Deployment (get, update), ReplicaSets and Pods of its namespace (list; pods also patch, for
+their deletion cost), its Lease (create,
 get, update, watch), Events (create), and Nodes (get, list, watch).
 """
 
@@ -89,6 +90,16 @@ class Kube:
             "GET", f"{CORE}{self._ns}/pods", "list pods", params={"labelSelector": selector}
         )
         return list(found.get("items") or [])
+
+    def annotate_pod(self, name: str, key: str, value: str | None) -> JSON:
+        """Set (``None``: remove) one annotation of a pod, and nothing else (a merge patch)."""
+        return self.api.request(
+            "PATCH",
+            f"{CORE}{self._ns}/pods/{name}",
+            f"annotate pod {name}",
+            body={"metadata": {"annotations": {key: value}}},
+            content_type="application/merge-patch+json",
+        )
 
     # --- the Lease --------------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ order and stops at the first one that fails. Rules for the executor:
   nodes, compute :func:`sidecar.core.health.pods_verdict` (and the URL check if ``url`` is set,
   folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it.
 * :class:`Wait` and :class:`Nothing` change nothing; ``until`` is a hint for the next tick.
+* :class:`MarkDoomedPods` (before the write that starts a move) and :class:`ClearDoomedPods`
+  (after the write that rolls it back) patch the pod-deletion cost of the Deployment's pods on
+  ``node``; best effort: a failed patch is logged and never stops the move.
 """
 
 from __future__ import annotations
@@ -86,9 +89,39 @@ class RecordEvent:
     warning: bool = False
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MarkDoomedPods:
+    """Give the Deployment's pods on ``node`` the lowest deletion cost, so the rollout removes
+    them first (``contract.POD_DELETION_COST``; pods that carry another value keep it)."""
+
+    node: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClearDoomedPods:
+    """Remove the deletion cost :class:`MarkDoomedPods` set on the pods on ``node``."""
+
+    node: str
+
+
 Action: TypeAlias = (
-    Nothing | Wait | AcquireLease | ReleaseLease | CheckHealth | WriteTransition | RecordEvent
+    Nothing
+    | Wait
+    | AcquireLease
+    | ReleaseLease
+    | CheckHealth
+    | WriteTransition
+    | RecordEvent
+    | MarkDoomedPods
+    | ClearDoomedPods
 )
 
-WRITES: tuple[type, ...] = (AcquireLease, ReleaseLease, WriteTransition, RecordEvent)
+WRITES: tuple[type, ...] = (
+    AcquireLease,
+    ReleaseLease,
+    WriteTransition,
+    RecordEvent,
+    MarkDoomedPods,
+    ClearDoomedPods,
+)
 """Action types that write to the API server (a Lease, the Deployment, or an Event)."""

@@ -32,6 +32,7 @@ from sidecar.core.history import HistoryEntry, dump_history, parse_history
 from sidecar.core.objects import JSONObject
 from sidecar.core.overrides import Overrides
 from sidecar.core.signals import Interruption, Kind
+from sidecar.core.strategy import Change
 from sidecar.core.times import format_time, parse_time
 
 _E = TypeVar("_E", State, ComputeType)
@@ -125,6 +126,8 @@ class DeploymentView:
     """Raw ``saved-scheduling`` annotation; parse with ``SavedScheduling.from_json``."""
     notice: Notice | None
     replicas: int
+    saved_strategy: str | None = None
+    """Raw ``saved-strategy`` annotation; decode with :func:`sidecar.core.strategy.decode`."""
 
     @property
     def template(self) -> JSONObject:
@@ -171,6 +174,7 @@ class DeploymentView:
             saved_scheduling=annotations.get(contract.SAVED_SCHEDULING),
             notice=Notice.from_json(raw_notice) if raw_notice else None,
             replicas=objects.integer(spec, "replicas", "spec", 1) or 0,
+            saved_strategy=annotations.get(contract.SAVED_STRATEGY),
         )
 
 
@@ -185,11 +189,14 @@ def transition_body(
     saved_scheduling: str | None,
     notice: Notice | None,
     template: JSONObject | None = None,
+    strategy: Change | None = None,
 ) -> dict[str, Any]:
     """A copy of the Deployment body carrying a transition, ready for a conditional replace.
 
     The state annotations are set from the arguments (``saved_scheduling`` or ``notice`` of
-    ``None`` removes that annotation); ``template``, if given, replaces ``spec.template``.
+    ``None`` removes that annotation); ``template``, if given, replaces ``spec.template``;
+    ``strategy``, if given, sets ``spec.strategy`` (unless its strategy is ``None``) and the
+    saved strategy (``None`` removes it).
     ``metadata.resourceVersion`` is kept: it is the precondition that makes the write fail with
     409 if anyone wrote the Deployment since it was read.
     """
@@ -213,6 +220,13 @@ def transition_body(
             annotations.pop(key, None)
         else:
             annotations[key] = value
+    if strategy is not None:
+        if strategy.saved is None:
+            annotations.pop(contract.SAVED_STRATEGY, None)
+        else:
+            annotations[contract.SAVED_STRATEGY] = strategy.saved
+        if strategy.strategy is not None:
+            body.setdefault("spec", {})["strategy"] = copy.deepcopy(strategy.strategy)
     metadata["annotations"] = annotations
     if template is not None:
         body.setdefault("spec", {})["template"] = copy.deepcopy(dict(template))

@@ -19,6 +19,10 @@ The rules that hold for every state live here:
   acted first; the caller reads again and decides again. Because the state annotation says
   what is already done, a sidecar resuming after a dead leader never repeats a transition.
 * **Dry run:** the leader records an Event saying what it would do and writes nothing.
+* **The doomed node's pods go first:** the write that starts a move is preceded by
+  :class:`~sidecar.core.actions.MarkDoomedPods` for the interrupted node (before the rollout
+  can scale anything down), and a rollback is followed by
+  :class:`~sidecar.core.actions.ClearDoomedPods`.
 
 Pseudo-loop of the shell::
 
@@ -40,6 +44,8 @@ from sidecar.contract import ComputeType, State
 from sidecar.core.actions import (
     AcquireLease,
     Action,
+    ClearDoomedPods,
+    MarkDoomedPods,
     Nothing,
     RecordEvent,
     ReleaseLease,
@@ -51,7 +57,11 @@ from sidecar.core.inputs import Facts, Policy
 from sidecar.core.objects import JSONObject
 from sidecar.core.steps import STEPS, Move, Stay
 from sidecar.core.times import require_utc
-from sidecar.core.transitions import SETTLED, Edge, transition
+from sidecar.core.transitions import SETTLED, Edge, Event, transition
+
+DOWNTIME_OR_STRATEGY_REASON = "RolloutStrategy"
+"""Reason of the Warning Event that comes with a move whose strategy the user must know about
+(``Recreate`` means downtime; a saved strategy that could not be read)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +92,17 @@ def decide(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) ->
         return Decision(None, (RecordEvent("DryRun", message, edge.warning),))
     body = _write(view, step, edge, facts.me, now)
     changed = step.template is not None and step.template != view.template
-    actions: list[Action] = [
+    actions: list[Action] = []
+    if step.event is Event.INTERRUPTED and step.notice is not None:
+        actions.append(MarkDoomedPods(step.notice.node))  # before the rollout can scale down
+    actions += [
         WriteTransition(body, view.state, edge.target, edge.reason, step.message, changed),
         RecordEvent(edge.reason, step.message, edge.warning),
     ]
+    if step.warning is not None:
+        actions.append(RecordEvent(DOWNTIME_OR_STRATEGY_REASON, step.warning, warning=True))
+    if edge.target is State.ROLLED_BACK and view.notice is not None:
+        actions.append(ClearDoomedPods(view.notice.node))
     if edge.target in SETTLED:
         actions.append(ReleaseLease())
     return Decision(edge.target, tuple(actions))
@@ -99,15 +116,19 @@ def _write(view: DeploymentView, step: Move, edge: Edge, me: str, now: datetime)
         compute_type = ComputeType.FARGATE if moving_to_fargate else ComputeType.SPOT
         saved = step.saved.to_json() if step.saved is not None else None
     notice = step.notice or (None if edge.target is State.WATCHING else view.notice)
-    entry = HistoryEntry(now, view.state, edge.target, f"{edge.reason}: {step.message}", me)
+    message = step.message if step.warning is None else f"{step.message}; {step.warning}"
+    entry = HistoryEntry(now, view.state, edge.target, f"{edge.reason}: {message}", me)
+    # A write that stays in its state (a quota fitted) keeps the move's start: its deadline.
+    since = view.last_transition if edge.target is view.state and view.last_transition else now
     return transition_body(
         view,
         state=edge.target,
         compute_type=compute_type,
-        now=now,
-        message=step.message,
+        now=since,
+        message=message,
         history=append(view.history, entry),
         saved_scheduling=saved,
         notice=notice,
         template=step.template,
+        strategy=step.strategy,
     )

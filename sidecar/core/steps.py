@@ -24,6 +24,11 @@ When an event happens:
   disables it) and spot capacity looks available.
 * ``RestoreImpossible``: a move back to spot is due but the saved scheduling is missing or
   corrupt; the template is left on Fargate, where the pods run.
+* ``QuotaRefused``: in Migrating and FailingBack, a ResourceQuota refuses the pods the move's
+  strategy surges; the strategy is made to fit (:func:`~sidecar.core.strategy.within_quota`).
+
+Both moves (to Fargate, and back to spot) set the move's fast strategy in the write that changes
+the template, and every write that ends a move restores the user's (:mod:`~sidecar.core.strategy`).
 
 Back to spot (rollback and failback) restores exactly the saved scheduling, plus the template
 annotation ``eks.amazonaws.com/compute-type: ec2`` when ``policy.add_ec2_annotation_on_failback``.
@@ -40,6 +45,7 @@ from typing import Final, TypeAlias
 from sidecar import contract
 from sidecar.contract import ComputeType, State
 from sidecar.core import fargate, health, objects, rollout
+from sidecar.core import strategy as rollout_strategy
 from sidecar.core.actions import Action, CheckHealth, Nothing, Wait
 from sidecar.core.annotations import DeploymentView, Notice
 from sidecar.core.durations import Duration, Never, format_duration
@@ -73,6 +79,10 @@ class Move:
     """With a new template: what the move to Fargate changed (``None``: moving to spot)."""
     notice: Notice | None = None
     """The interruption that starts this move, if it is one."""
+    strategy: rollout_strategy.Change | None = None
+    """What the write does to ``spec.strategy`` and the saved strategy (``None``: nothing)."""
+    warning: str | None = None
+    """Something the user must know besides the move (a Warning Event of its own)."""
 
 
 Step: TypeAlias = Stay | Move
@@ -100,9 +110,15 @@ def _after_failure(view: DeploymentView, facts: Facts, policy: Policy, _now: dat
 def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
     outcome = _follow(view, facts, policy, now, expected=ComputeType.FARGATE)
     if isinstance(outcome, Stay):
-        return outcome
+        return _fit_quota(view, facts) or outcome
+    ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, _Succeeded):
-        return Move(Event.ROLLOUT_SUCCEEDED, f"all {view.replicas} replicas ready on Fargate")
+        return Move(
+            Event.ROLLOUT_SUCCEEDED,
+            f"all {view.replicas} replicas ready on Fargate",
+            strategy=ending,
+            warning=warning,
+        )
     saved = _saved(view)
     if isinstance(saved, InvalidSavedSchedulingError):
         return Move(
@@ -114,6 +130,8 @@ def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime
         Event.ROLLOUT_FAILED,
         f"move to Fargate failed: {outcome.reason}; pod template restored to spot",
         template=template,
+        strategy=ending,
+        warning=warning,
     )
 
 
@@ -150,20 +168,29 @@ def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetim
             f"cannot move back to spot: {saved}; the pods stay on Fargate. {_BY_HAND}",
         )
     template = fargate.restore(view.template, saved, policy.add_ec2_annotation_on_failback)
+    current = rollout_strategy.current(view.body)
     return Move(
         Event.FAILBACK_DUE,
         f"on Fargate for {format_duration(cooldown)} or more and spot capacity is available: "
         "moving back to spot",
         template=template,
+        strategy=rollout_strategy.for_move(current),
+        warning=rollout_strategy.downtime_warning(current, "spot"),
     )
 
 
 def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
     outcome = _follow(view, facts, policy, now, expected=ComputeType.SPOT)
     if isinstance(outcome, Stay):
-        return outcome
+        return _fit_quota(view, facts) or outcome
+    ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, _Succeeded):
-        return Move(Event.ROLLOUT_SUCCEEDED, f"all {view.replicas} replicas ready on spot")
+        return Move(
+            Event.ROLLOUT_SUCCEEDED,
+            f"all {view.replicas} replicas ready on spot",
+            strategy=ending,
+            warning=warning,
+        )
     labels, profile = _fargate_target(view, policy)
     template, saved = fargate.to_fargate(view.template, labels, profile, policy.ec2_keys)
     return Move(
@@ -172,6 +199,8 @@ def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datet
         "retried after the cooldown",
         template=template,
         saved=saved,
+        strategy=ending,
+        warning=warning,
     )
 
 
@@ -227,6 +256,7 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
             "selector does not use"
         )
     what = f"{signal.kind} for node {signal.node} from {signal.source}"
+    current = rollout_strategy.current(view.body)
     if reasons:
         return Move(
             Event.FARGATE_INCOMPATIBLE,
@@ -239,6 +269,24 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
         template=template,
         saved=saved,
         notice=notice,
+        strategy=rollout_strategy.for_move(current),
+        warning=rollout_strategy.downtime_warning(current, "Fargate"),
+    )
+
+
+def _fit_quota(view: DeploymentView, facts: Facts) -> Move | None:
+    """While a ResourceQuota refuses the move's surge, the move's strategy made to fit it."""
+    refusal = rollout_strategy.quota_refusal(view.body)
+    current = rollout_strategy.encode(rollout_strategy.current(view.body))
+    if refusal is None or current != contract.MOVE_STRATEGY:
+        return None  # no refusal, already fitted, or the user's own strategy: theirs
+    change = rollout_strategy.within_quota(view.replicas, facts.doomed_pods, view.saved_strategy)
+    unavailable = (change.strategy or {})["rollingUpdate"]["maxUnavailable"]
+    return Move(
+        Event.QUOTA_REFUSED,
+        f"a ResourceQuota refuses the pods the move starts at once ({refusal[:300]}); the move "
+        f"goes on with maxUnavailable {unavailable}: the pods on the interrupted node go first",
+        strategy=change,
     )
 
 

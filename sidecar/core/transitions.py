@@ -14,10 +14,12 @@ Watching          FargateIncompatible   Failed           FargateIncompatible (W)
 Migrating         RolloutSucceeded      OnFargate        MigratedToFargate
 Migrating         RolloutFailed         RolledBack       RolledBack (W)
 Migrating         RestoreImpossible     Failed           RollbackImpossible (W)
+Migrating         QuotaRefused          Migrating        SurgeRefusedByQuota (W)
 OnFargate         FailbackDue           FailingBack      FailingBack
 OnFargate         RestoreImpossible     Failed           FailbackImpossible (W)
 FailingBack       RolloutSucceeded      Watching         FailedBack
 FailingBack       RolloutFailed         OnFargate        FailbackFailed (W)
+FailingBack       QuotaRefused          FailingBack      SurgeRefusedByQuota (W)
 RolledBack        Interrupted           Migrating        MigratingToFargate
 RolledBack        FargateIncompatible   Failed           FargateIncompatible (W)
 Failed            Interrupted           Migrating        MigratingToFargate
@@ -53,6 +55,9 @@ class Event(enum.StrEnum):
     """A move back to spot is due but the saved scheduling is missing or corrupt."""
     FAILBACK_DUE = "FailbackDue"
     """The cooldown on Fargate is over and spot capacity looks available."""
+    QUOTA_REFUSED = "QuotaRefused"
+    """A ResourceQuota refuses the move's surge: the strategy is made to fit it, the move goes
+    on (the one edge that stays in its state; it keeps the time of the last transition)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,12 +74,15 @@ _TO_FARGATE: Final = {
     Event.FARGATE_INCOMPATIBLE: Edge(State.FAILED, "FargateIncompatible", warning=True),
 }
 
+_QUOTA: Final = Edge(State.MIGRATING, "SurgeRefusedByQuota", warning=True)
+
 TRANSITIONS: Final[Mapping[State, Mapping[Event, Edge]]] = {
     State.WATCHING: _TO_FARGATE,
     State.MIGRATING: {
         Event.ROLLOUT_SUCCEEDED: Edge(State.ON_FARGATE, "MigratedToFargate"),
         Event.ROLLOUT_FAILED: Edge(State.ROLLED_BACK, "RolledBack", warning=True),
         Event.RESTORE_IMPOSSIBLE: Edge(State.FAILED, "RollbackImpossible", warning=True),
+        Event.QUOTA_REFUSED: _QUOTA,
     },
     State.ON_FARGATE: {
         Event.FAILBACK_DUE: Edge(State.FAILING_BACK, "FailingBack"),
@@ -83,6 +91,7 @@ TRANSITIONS: Final[Mapping[State, Mapping[Event, Edge]]] = {
     State.FAILING_BACK: {
         Event.ROLLOUT_SUCCEEDED: Edge(State.WATCHING, "FailedBack"),
         Event.ROLLOUT_FAILED: Edge(State.ON_FARGATE, "FailbackFailed", warning=True),
+        Event.QUOTA_REFUSED: Edge(State.FAILING_BACK, "SurgeRefusedByQuota", warning=True),
     },
     State.ROLLED_BACK: _TO_FARGATE,
     State.FAILED: _TO_FARGATE,

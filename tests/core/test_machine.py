@@ -15,6 +15,7 @@ from sidecar.core import health
 from sidecar.core.actions import (
     AcquireLease,
     CheckHealth,
+    MarkDoomedPods,
     Nothing,
     RecordEvent,
     ReleaseLease,
@@ -49,7 +50,8 @@ HEALTHY = health.Healthy("3 pods Ready")
 def write_of(decision: Decision) -> WriteTransition:
     writes = [a for a in decision.actions if isinstance(a, WriteTransition)]
     assert len(writes) == 1, decision.actions
-    assert decision.actions[0] is writes[0], "the write comes first"
+    first = next(a for a in decision.actions if not isinstance(a, MarkDoomedPods))
+    assert first is writes[0], "the write comes first (after marking the doomed pods)"
     return writes[0]
 
 
@@ -113,9 +115,15 @@ def test_an_interrupted_leader_moves_the_template_and_the_state_in_one_write() -
     )
     assert body["spec"]["template"]["metadata"]["labels"]["spot-failover/fargate"] == "true"
     assert body["metadata"]["resourceVersion"] == "100", "the write is conditional"
-    for field in ("replicas", "selector", "strategy"):
+    for field in ("replicas", "selector"):
         assert body["spec"][field] == before["spec"][field]
-    assert decision.actions[1] == RecordEvent("MigratingToFargate", write.message)
+    assert body["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0},
+    }, "every replacement starts at once, in the same write"
+    assert marks[contract.SAVED_STRATEGY] == "RollingUpdate:25%:25%"
+    assert decision.actions[0] == MarkDoomedPods(NODE), "before the rollout can scale down"
+    assert decision.actions[2] == RecordEvent("MigratingToFargate", write.message)
     assert not any(isinstance(a, ReleaseLease) for a in decision.actions), "keeps leading"
 
 

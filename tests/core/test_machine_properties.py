@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sidecar import contract
 from sidecar.contract import ComputeType, State
-from sidecar.core import health, transitions
+from sidecar.core import health, strategy, transitions
 from sidecar.core.actions import WRITES, Nothing, RecordEvent, WriteTransition
 from sidecar.core.errors import IllegalTransitionError
 from sidecar.core.fargate import DEFAULT_EC2_KEYS, to_fargate
@@ -212,7 +212,13 @@ def test_a_write_changes_only_annotations_and_the_pod_template(situation: Any) -
         for side in (new, old):
             side["metadata"].pop("annotations")
             side["spec"].pop("template")
-        assert new == old, "replicas, selector, strategy and status are never changed"
+        written, before = new["spec"].pop("strategy"), old["spec"].pop("strategy")
+        assert new == old, "replicas, selector and status are never changed"
+        saved = body["metadata"].get("annotations", {}).get(contract.SAVED_STRATEGY)
+        allowed = {strategy.encode(before), contract.MOVE_STRATEGY, saved}
+        assert strategy.encode(written) in allowed or strategy.is_moves(written), (
+            "the strategy changes only to a move's or back to the saved one"
+        )
         assert write.template_changed == (
             write.body["spec"]["template"] != body["spec"]["template"]
         )

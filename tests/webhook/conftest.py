@@ -23,7 +23,11 @@ from devtools.controlplane.waiting import wait_for
 from .harness import RunningWebhook, Tls, make_tls, settings, shipped, webhook_configuration
 
 WEBHOOK_ACCOUNT = "spot-failover-webhook"
-POLICIES = ("spot-failover-sidecar-scope", "spot-failover-webhook-never-writes")
+POLICIES = (
+    "spot-failover-sidecar-scope",
+    "spot-failover-sidecar-pods",
+    "spot-failover-webhook-never-writes",
+)
 
 
 def _bare_pod(name: str) -> dict[str, Any]:
