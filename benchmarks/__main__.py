@@ -19,7 +19,6 @@ from benchmarks import (
     timeline,
 )
 from benchmarks.session import control_plane, failover
-from devtools.eks import REALISTIC
 
 SUITES = ("idle", "notice", "load", "admission", "timeline", "reclaim")
 
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("timeline:", measured, flush=True)
     if "reclaim" in chosen:
         plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
-        with control_plane(timing=REALISTIC) as (cluster, kube, work):
+        with control_plane(timing=reclaim.TIMING) as (cluster, kube, work):
             measured = reclaim.run(cluster, kube, work, plan)
         figures |= measured
         print("reclaim:", measured, flush=True)

@@ -52,7 +52,11 @@ def section(figures: Mapping[str, float]) -> list[str]:
         "Fargate simulator gives each new Fargate pod its own node after a provisioning delay and",
         "makes it Ready after a start delay (median "
         f"`reclaim_fargate_ready_s` = {_shown(figures, 'reclaim_fargate_ready_s', ' s')} from",
-        "creation to Ready); at the notice's deadline the instance is gone: its pods serve",
+        "creation to Ready, the slowest "
+        f"{_shown(figures, 'reclaim_fargate_ready_max_s', ' s')}: a spread kept narrow, so that",
+        "the figures show how the replacements start, all at once or batch after batch, and what",
+        "spot-failover adds; on EKS the spread is wider and the slowest new pod sets the time).",
+        "At the notice's deadline the instance is gone: its pods serve",
         "nothing from that instant, the controller manager marks the Node NotReady after its",
         "grace period (50 s), then the Node is deleted and its pods go. Trials run side by side,",
         "each in its own namespace on its own nodes, with the sidecar's shipped timings. The",
