@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 POD_ANNOTATION: Final = "fargate.simulator/pod"
 """On each Fargate node: ``namespace/name`` of the pod it was created for."""
 EBS_PROVISIONERS: Final = frozenset({"ebs.csi.aws.com", "kubernetes.io/aws-ebs"})
+PROVISIONING_WORKERS: Final = 8
+"""Pods provisioned at once: Fargate starts many pods in parallel, so a 50-replica rollout
+must not queue behind one thread's API calls."""
 
 
 class FargateScheduler:
@@ -57,8 +60,9 @@ class FargateScheduler:
         self._seen: set[str] = set()  # uids handled (refused or provisioning)
         self._deleted: set[str] = set()  # uids whose pod is gone
         self._nodes: dict[str, tuple[str, str]] = {}  # pod key -> (uid, node name)
+        self._manifests: dict[str, dict[str, Any]] = {}  # node name -> its manifest
         self._ips = (f"10.0.{128 + n // 250}.{n % 250 + 1}" for n in itertools.count())
-        self._agenda = Agenda("fargate-provisioning")
+        self._agenda = Agenda("fargate-provisioning", workers=PROVISIONING_WORKERS)
         self._watch = ResourceWatch(
             "fargate-scheduler",
             functools.partial(
@@ -104,12 +108,10 @@ class FargateScheduler:
             if uid in self._seen:
                 return
             self._seen.add(uid)
-        message = fargate_rules.refusal(pod, self._ebs_claims(pod))
-        if message is not None:
-            self._refuse(pod, message)
-            return
-        provision_s, start_s = self.timing.draw(self._rng)
-        self._agenda.after(provision_s, key, lambda: self._provision(pod, start_s))
+        # Delays are drawn here, in the order the watch sees pods (a seeded run repeats them);
+        # every API call runs in the agenda, which retries what fails (an API-server restart).
+        delays = self.timing.draw(self._rng)
+        self._agenda.after(0, key, lambda: self._decide(pod, delays))
 
     def _on_relist(self, keys: set[str]) -> None:
         with self._lock:
@@ -125,7 +127,23 @@ class FargateScheduler:
             if found is not None and found[0] == uid:
                 del self._nodes[key]
         if found is not None and found[0] == uid:
-            self._delete_node(found[1])
+            name = found[1]
+            self._agenda.after(0, f"delete/{name}", lambda: self._delete_node(name))
+
+    def _decide(self, pod: Mapping[str, Any], delays: tuple[float, float]) -> None:
+        """Refuse the pod at once, or provision its node after the provisioning delay."""
+        try:
+            message = fargate_rules.refusal(pod, self._ebs_claims(pod))
+        except ApiException as error:
+            if error.status == 404:
+                return
+            raise
+        if message is not None:
+            self._refuse(pod, message)
+            return
+        provision_s, start_s = delays
+        key = object_key(dict(pod))
+        self._agenda.after(provision_s, key, lambda: self._provision(pod, start_s))
 
     # --- refusing -----------------------------------------------------------------------------
 
@@ -201,14 +219,23 @@ class FargateScheduler:
     # --- provisioning ---------------------------------------------------------------------------
 
     def _provision(self, pod: Mapping[str, Any], start_s: float) -> None:
+        """Create the pod's node, then bind the pod to it; safe to run again after a failure."""
         meta = pod["metadata"]
         key, uid = object_key(dict(pod)), meta["uid"]
-        node = fargate_node(next(self._ips))
-        name = node["metadata"]["name"]
-        node["metadata"]["annotations"][POD_ANNOTATION] = key
-        self._kube.core.create_node(node)
         with self._lock:
-            self._nodes[key] = (uid, name)
+            made = self._nodes.get(key)
+            name = made[1] if made is not None and made[0] == uid else None
+            if name is None:
+                node = fargate_node(next(self._ips))
+                name = node["metadata"]["name"]
+                node["metadata"]["annotations"][POD_ANNOTATION] = key
+                self._nodes[key] = (uid, name)
+                self._manifests[name] = node
+        try:
+            self._kube.core.create_node(self._manifests[name])
+        except ApiException as error:
+            if error.status != 409:  # made by the attempt before
+                raise
         annotations = {
             "CapacityProvisioned": fargate_rules.capacity_provisioned(pod["spec"]),
             START_DELAY_ANNOTATION: f"{start_s:.3f}s",
@@ -229,16 +256,31 @@ class FargateScheduler:
         except ApiException as error:
             if error.status not in (404, 409):
                 raise
-            log.info("pod gone before binding", extra={"pod": key, "status": error.status})
-            self._forget(key, uid)
-            return
+            if not self._bound_to(pod, name):
+                log.info("pod gone before binding", extra={"pod": key, "status": error.status})
+                self._forget(key, uid)
+                return
         log.info("pod bound", extra={"pod": key, "node": name, "start_s": round(start_s, 3)})
         with self._lock:
             gone = uid in self._deleted
         if gone:
             self._forget(key, uid)
 
+    def _bound_to(self, pod: Mapping[str, Any], node: str) -> bool:
+        """Whether this very pod is bound to ``node`` already (a bind retried after an answer
+        was lost gets 409 though it worked)."""
+        meta = pod["metadata"]
+        try:
+            current = self._kube.core.read_namespaced_pod(meta["name"], meta["namespace"])
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return bool(current.metadata.uid == meta["uid"] and current.spec.node_name == node)
+
     def _delete_node(self, name: str) -> None:
+        with self._lock:
+            self._manifests.pop(name, None)
         try:
             self._kube.core.delete_node(name)
         except ApiException as error:

@@ -45,18 +45,25 @@ def add_imds_node(imds: ImdsSimulator, node: str) -> None:
 
 
 def taint_disrupted(kube: Kube, node: str) -> None:
-    """Add ``karpenter.sh/disrupted:NoSchedule`` to the Node (once)."""
-    current = kube.core.read_node(node)
-    taints = [kube.api.sanitize_for_serialization(t) for t in current.spec.taints or []]
-    if any(t.get("key") == DISRUPTED_TAINT["key"] for t in taints):
-        return
-    kube.core.patch_node(
-        node,
-        {
+    """Add ``karpenter.sh/disrupted:NoSchedule`` to the Node (once; a conditional write,
+    retried when the Node changed meanwhile, since taints are one list)."""
+    for _ in range(20):
+        current = kube.core.read_node(node)
+        taints = [kube.api.sanitize_for_serialization(t) for t in current.spec.taints or []]
+        if any(t.get("key") == DISRUPTED_TAINT["key"] for t in taints):
+            return
+        patch = {
             "metadata": {"resourceVersion": current.metadata.resource_version},
             "spec": {"taints": [*taints, dict(DISRUPTED_TAINT)]},
-        },
-    )
+        }
+        try:
+            kube.core.patch_node(node, patch)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        else:
+            return
+    raise RuntimeError(f"could not taint {node}: it kept changing")
 
 
 def node_event(kube: Kube, node: str, kind: str, reason: str, message: str) -> None:

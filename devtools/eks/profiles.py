@@ -181,9 +181,11 @@ def manifests(profile: FargateProfile) -> list[dict[str, Any]]:
 
 
 def probe_pod(profile: FargateProfile) -> tuple[str, dict[str, Any]]:
-    """A namespace and a pod there that ``profile`` selects, for a server-side dry run; the
-    namespace is the first selector's without wildcards (``None`` if it has some)."""
-    selector = profile.selectors[0]
+    """A namespace and a pod there that ``profile`` selects, for a server-side dry run: the
+    first selector whose namespace has no wildcard (it must exist), else the first one's with
+    each wildcard read as ``x``."""
+    plain = [s for s in profile.selectors if not any(c in s.namespace for c in "*?")]
+    selector = (plain or list(profile.selectors))[0]
     labels = {k: v.replace("*", "x").replace("?", "x") for k, v in selector.labels.items()}
     pod = {
         "apiVersion": "v1",

@@ -148,6 +148,11 @@ class Reclaimer:
                 hook(node)
             except Exception:
                 log.exception("on_gone hook failed", extra={"node": node})
+        self._agenda.after(0, f"end/{node}", lambda: self._end(node))
+
+    def _end(self, node: str) -> None:
+        """The instance is gone: its heartbeats stop, and its Node goes (retried by the agenda
+        if the API server is unavailable)."""
         self._stop_heartbeats(node)
         labels = self._labels(node)
         if labels is None:

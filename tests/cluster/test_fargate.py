@@ -107,18 +107,23 @@ def test_the_profile_label_picks_one_of_several_matching_profiles(
 ) -> None:
     wide = FargateProfile(
         f"wide-{uuid.uuid4().hex[:6]}",
-        (Selector("other-*"), Selector(namespace[:-3] + "*", {"tier": "w?b"})),
+        (
+            Selector("other-*"),
+            Selector(namespace, {"tier": "w?b"}),
+            Selector(namespace[:-3] + "*", {"pool": "*"}),
+        ),
     )
     eks.install_profile(wide)
     try:
         labels = {"tier": "web"}
         kube.core.create_namespaced_pod(namespace, pod("wild", labels))
+        kube.core.create_namespaced_pod(namespace, pod("wild-namespace", {"pool": "any"}))
         chosen = {**labels, **FARGATE_LABELS, PROFILE_LABEL: wide.name}
         kube.core.create_namespaced_pod(namespace, pod("chosen", chosen))
         wrong = {**labels, PROFILE_LABEL: namespace}  # that profile wants FARGATE_LABELS
         kube.core.create_namespaced_pod(namespace, pod("mismatched", wrong))
 
-        for name in ("wild", "chosen"):
+        for name in ("wild", "wild-namespace", "chosen"):
             found = wait_ready(kube, namespace, name)
             assert found["metadata"]["labels"][PROFILE_LABEL] == wide.name
             assert on_fargate(kube, found["spec"]["nodeName"])

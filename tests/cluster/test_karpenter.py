@@ -33,10 +33,15 @@ def node(eks: EksSimulator, imds: ImdsSimulator) -> Iterator[str]:
 
 
 def _node_events(kube: Kube, node: str) -> list[tuple[str, str, str, str]]:
+    """Karpenter's Events about the Node (the controller manager records its own too)."""
     found = kube.core.list_namespaced_event(
         "default", field_selector=f"involvedObject.name={node},involvedObject.kind=Node"
     )
-    return [(e.type, e.reason, e.message, e.source.component) for e in found.items]
+    return [
+        (e.type, e.reason, e.message, e.source.component)
+        for e in found.items
+        if e.source.component == "karpenter"
+    ]
 
 
 def _taint_keys(kube: Kube, node: str) -> list[str]:

@@ -2,7 +2,8 @@
 sidecar into the test namespace's pods, and the pod runner runs one sidecar per pod.
 
 ``failover`` is the scenario with the test timings; a test that needs other sidecar settings
-(dry run, IMDS off, ...) asks for ``make_failover`` instead and calls it once with them."""
+(dry run, IMDS off, ...), spot nodes of its own or the reclaim asks for ``make_failover``
+instead and calls it once with them."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ import pytest
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
-from devtools.scenario import Scenario, scenario
+from devtools.scenario import SPOT_NODES, Scenario, scenario
 
 
 class MakeFailover(Protocol):
-    def __call__(self, sidecar_env: Mapping[str, str] | None = None) -> Scenario: ...
+    def __call__(
+        self,
+        sidecar_env: Mapping[str, str] | None = None,
+        *,
+        spot_nodes: tuple[str, ...] = SPOT_NODES,
+        reclaim: bool = False,
+    ) -> Scenario: ...
 
 
 @pytest.fixture
@@ -31,12 +38,25 @@ def make_failover(
     with contextlib.ExitStack() as stack:
         started: list[Scenario] = []
 
-        def make(sidecar_env: Mapping[str, str] | None = None) -> Scenario:
+        def make(
+            sidecar_env: Mapping[str, str] | None = None,
+            *,
+            spot_nodes: tuple[str, ...] = SPOT_NODES,
+            reclaim: bool = False,
+        ) -> Scenario:
             if started:
                 raise RuntimeError("the scenario of this test has already been started")
             work = tmp_path / "scenario"
             running = stack.enter_context(
-                scenario(cluster, kube, namespace, work, sidecar_env=sidecar_env)
+                scenario(
+                    cluster,
+                    kube,
+                    namespace,
+                    work,
+                    sidecar_env=sidecar_env,
+                    spot_nodes=spot_nodes,
+                    reclaim=reclaim,
+                )
             )
             started.append(running)
             return running

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.controlplane import audit
 from devtools.controlplane.nodes import FARGATE_KEY
-from devtools.scenario import Scenario
+from devtools.scenario import SPOT_NODES, Scenario
 from sidecar import contract
 from sidecar.contract import State
 
@@ -25,10 +25,6 @@ def _transitions(annotations: dict[str, str]) -> list[tuple[str, str]]:
     return [(entry["from"], entry["to"]) for entry in _history(annotations)]
 
 
-def _on_fargate(failover: Scenario, name: str) -> bool:
-    return all(n.startswith("fargate-") for n in failover.nodes_of(name))
-
-
 def test_a_notice_moves_the_deployment_to_fargate_with_exactly_one_patch(
     failover: Scenario,
 ) -> None:
@@ -41,7 +37,7 @@ def test_a_notice_moves_the_deployment_to_fargate_with_exactly_one_patch(
     assert _transitions(annotations) == [("Watching", "Migrating"), ("Migrating", "OnFargate")]
     assert annotations[contract.COMPUTE_TYPE] == "fargate"
     failover.wait_rolled_out("web")
-    assert _on_fargate(failover, "web")
+    assert failover.on_fargate("web")
     template = failover.read("web")["spec"]["template"]
     assert template["metadata"]["labels"]["spot-failover/fargate"] == "true"
     sidecar_writes = [
@@ -91,4 +87,4 @@ def test_failback_restores_the_original_scheduling_after_the_cooldown(
     ]
     assert failover.read("api")["spec"]["template"] == original["spec"]["template"]
     failover.wait_rolled_out("api")
-    assert not any(n.startswith("fargate-") for n in failover.nodes_of("api"))
+    assert failover.nodes_of("api") <= set(SPOT_NODES)
