@@ -25,7 +25,7 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     failover: Scenario, tmp_path: Path
 ) -> None:
     original = failover.create(
-        NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "4s"}, tweak=slow_rollout(2)
+        NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "4s"}, tweak=slow_rollout(12)
     )
     assert not has_sidecar(original["spec"]["template"])  # as the user wrote it
     assert all(has_sidecar(pod) for pod in failover.pods(NAME))

@@ -13,7 +13,7 @@ from devtools.scenario import SPOT_NODES, Scenario
 from sidecar import contract
 from sidecar.contract import State
 
-from .observe import deployment_path, pod_writes, transitions
+from .observe import deployment_path, pod_writes, slow_rollout, transitions
 
 pytestmark = pytest.mark.cluster
 
@@ -59,7 +59,11 @@ def on_nodes(*nodes: str) -> Any:
 
 
 def test_two_nodes_interrupted_at_once_make_one_move(failover: Scenario) -> None:
-    failover.create("web", replicas=3, tweak=one_per_node)
+    def slowly_one_per_node(body: dict[str, Any]) -> None:
+        one_per_node(body)
+        slow_rollout(5)(body)  # the old pods stay until both nodes' sidecars have seen it
+
+    failover.create("web", replicas=3, tweak=slowly_one_per_node)
     first, second = SPOT_NODES[:2]
     assert {first, second} <= failover.nodes_of("web")
 

@@ -22,7 +22,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.waiting import wait_for
-from devtools.scenario import Scenario
+from devtools.scenario import Scenario, live
 from sidecar import contract
 from sidecar.contract import State
 from webhook import rbac
@@ -63,7 +63,6 @@ def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_i
     failover.imds.set_notice(failover.busiest_spot_node("web"))
     failover.wait_state("web", State.MIGRATING)
     before = failover.read("web")
-    pods_before = {p["metadata"]["name"] for p in failover.pods("web")}
 
     opted_out = datetime.now(UTC)
     failover.kube.apps.patch_namespaced_deployment(
@@ -72,6 +71,16 @@ def test_opting_out_mid_move_stops_every_write_and_leaves_the_deployment_as_it_i
 
     wait_for(lambda: lease_free(failover, "web"), 30, "the leader to let the Lease go")
     wait_for(lambda: role_gone(failover, "web"), 30, "the webhook to withdraw the sidecar Role")
+    failover.wait_rolled_out("web")
+    # The move started every replacement at once, before the opt-out: have one more created.
+    pods_before = {p["metadata"]["name"] for p in failover.pods("web")}
+    victim = min(p["metadata"]["name"] for p in failover.pods("web") if live(p))
+    failover.kube.core.delete_namespaced_pod(victim, failover.namespace)
+    wait_for(
+        lambda: victim not in {p["metadata"]["name"] for p in failover.pods("web")},
+        30,
+        f"{victim} to be replaced",
+    )
     failover.wait_rolled_out("web")
     after = failover.read("web")
     assert after["spec"]["template"] == before["spec"]["template"]

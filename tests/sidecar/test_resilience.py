@@ -54,9 +54,10 @@ def test_many_sidecars_seeing_one_notice_make_exactly_one_move(
         and r.uri.startswith(f"/apis/apps/v1/namespaces/{failover.namespace}/deployments/fleet")
     ]
     # Two writes went through; any other lost a race to a status update (409) and was decided
-    # again, which is what the conditional write is for; none was a second mover.
+    # again, which is what the conditional write is for; none was a second mover. A rollout that
+    # starts every replacement at once ends with status updates in quick succession.
     assert [code for code in writes if code != 409] == [200, 200]
-    assert writes.count(409) <= 1
+    assert writes.count(409) <= 3
 
 
 @pytest.mark.parametrize("step", [State.MIGRATING, State.FAILING_BACK])

@@ -174,11 +174,11 @@ def test_a_deletion_cost_someone_else_set_stays(kube: Kube, sidecar: Sidecar) ->
     )
     for value in (None, contract.DOOMED_POD_DELETION_COST):
         change = {"metadata": {"annotations": {COST: value}}}
-        refused_by_policy(
-            lambda change=change: core.patch_namespaced_pod(
-                pod, sidecar.namespace, change, dry_run="All"
-            )  # type: ignore[misc]
-        )
+
+        def attempt(change: dict[str, Any] = change) -> object:
+            return core.patch_namespaced_pod(pod, sidecar.namespace, change, dry_run="All")
+
+        refused_by_policy(attempt)
 
 
 def test_the_sidecar_may_not_touch_the_pods_of_another_account(
