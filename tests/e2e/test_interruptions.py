@@ -13,11 +13,14 @@ from devtools.scenario import SPOT_NODES, Scenario
 from sidecar import contract
 from sidecar.contract import State
 
-from .observe import deployment_path, pod_writes, slow_rollout, transitions
+from .observe import deployment_path, pod_writes, transitions
 
 pytestmark = pytest.mark.cluster
 
 INSTANCE_ACTION = "/latest/meta-data/spot/instance-action"
+OLD_PODS_KEPT_S = 10
+"""How long a move keeps the old pods once its new ones are Ready (``minReadySeconds``), as the
+Fargate start does on EKS: the sidecars on noticed nodes have this long to see their notice."""
 
 
 def one_per_node(body: dict[str, Any]) -> None:
@@ -58,20 +61,40 @@ def on_nodes(*nodes: str) -> Any:
     return tweak
 
 
-def test_two_nodes_interrupted_at_once_make_one_move(failover: Scenario) -> None:
-    def slowly_one_per_node(body: dict[str, Any]) -> None:
-        one_per_node(body)
-        slow_rollout(5)(body)  # the old pods stay until both nodes' sidecars have seen it
+def one_on_each_of(*nodes: str) -> Any:
+    """:func:`on_nodes` and :func:`one_per_node`: the affinity alone lets two replicas share
+    a node, which would leave another of ``nodes`` without one."""
+    place = on_nodes(*nodes)
 
-    failover.create("web", replicas=3, tweak=slowly_one_per_node)
+    def tweak(body: dict[str, Any]) -> None:
+        place(body)
+        one_per_node(body)
+
+    return tweak
+
+
+def one_per_node_replaced_slowly(body: dict[str, Any]) -> None:
+    """:func:`one_per_node`, and a rollout that starts every new pod at once (``maxSurge``
+    100 %, as the README advises) but keeps the old ones for :data:`OLD_PODS_KEPT_S` more."""
+    one_per_node(body)
+    body["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = "100%"
+    body["spec"]["minReadySeconds"] = OLD_PODS_KEPT_S
+
+
+def test_two_nodes_interrupted_at_once_make_one_move(failover: Scenario) -> None:
+    failover.create("web", replicas=3, tweak=one_per_node_replaced_slowly)
     first, second = SPOT_NODES[:2]
     assert {first, second} <= failover.nodes_of("web")
+    asked = [functools.partial(failover.imds.count, n, INSTANCE_ACTION) for n in (first, second)]
+    served = [functools.partial(ask, status=200) for ask in asked]
+    # Both sidecars watch before the notices land (a process started is not yet polling)...
+    wait_for(lambda: all(ask() for ask in asked), 30, f"the sidecars on {first}, {second} to poll")
 
     failover.imds.set_notice(first)
     failover.imds.set_notice(second)
-    for node in (first, second):  # both nodes' sidecars see it
-        served = functools.partial(failover.imds.count, node, INSTANCE_ACTION, status=200)
-        wait_for(served, 10, f"IMDS on {node} to serve the notice")
+    # ...and both see them: the move cannot take their pods within OLD_PODS_KEPT_S.
+    both = f"IMDS on {first} and {second} to serve the notice"
+    wait_for(lambda: all(ask() for ask in served), OLD_PODS_KEPT_S, both)
 
     annotations = failover.wait_state("web", State.ON_FARGATE, timeout_s=90)
     failover.wait_rolled_out("web")
@@ -88,9 +111,9 @@ def test_two_nodes_interrupted_at_once_make_one_move(failover: Scenario) -> None
 
 def test_a_notice_on_a_node_without_a_replica_changes_nothing(failover: Scenario) -> None:
     quiet_nodes, doomed = SPOT_NODES[:2], SPOT_NODES[2]
-    failover.create("web", replicas=2, tweak=on_nodes(*quiet_nodes))
+    failover.create("web", replicas=2, tweak=one_on_each_of(*quiet_nodes))
     failover.create("witness", replicas=1, tweak=on_nodes(doomed))
-    assert doomed not in failover.nodes_of("web")
+    assert failover.nodes_of("web") == set(quiet_nodes)
     web_pods = {p["metadata"]["name"] for p in failover.pods("web")}
 
     failover.imds.set_notice(doomed)

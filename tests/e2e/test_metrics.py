@@ -23,6 +23,8 @@ from .observe import slow_rollout
 
 pytestmark = pytest.mark.cluster
 
+DELETED_LAST = {"metadata": {"annotations": {"controller.kubernetes.io/pod-deletion-cost": "1"}}}
+
 
 @pytest.fixture
 def with_metrics(
@@ -43,12 +45,26 @@ def history(failover: Scenario, name: str) -> list[dict[str, str]]:
     return entries
 
 
+def kept_for_last(failover: Scenario, name: str, doomed: str) -> None:
+    """The rollout deletes one of ``name``'s pods off the ``doomed`` node after all its others
+    (a higher ``pod-deletion-cost``). Only a sidecar on the doomed node leads a move there, and
+    only a leader that outlives the old pods sees the move complete: the sidecar that finishes
+    it is then a new pod's, which still runs when scraped."""
+    elsewhere = [p for p in failover.pods(name) if p["spec"].get("nodeName") != doomed]
+    assert elsewhere, f"every pod of {name} is on {doomed}"
+    failover.kube.core.patch_namespaced_pod(
+        elsewhere[0]["metadata"]["name"], failover.namespace, DELETED_LAST
+    )
+
+
 def test_the_leaders_metrics_count_the_notice_the_lease_the_transitions_and_the_move(
     with_metrics: Scenario,
 ) -> None:
     failover = with_metrics
     failover.create("web", replicas=3, tweak=slow_rollout(3))
-    failover.imds.set_notice(failover.busiest_spot_node("web"))
+    doomed = failover.busiest_spot_node("web")
+    kept_for_last(failover, "web", doomed)
+    failover.imds.set_notice(doomed)
 
     failover.wait_state("web", State.MIGRATING)
     first = history(failover, "web")[0]["by"]
