@@ -7,6 +7,7 @@
 #                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down for the others)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
 #   make binaries build (or find) the control-plane binaries and print where they are
+#   make promtool build (or find) promtool, which tests the alert rules
 #   make images   build both images with buildah (no container engine needed; run as root), run
 #                 their entry points as their own user on a read-only root, print their sizes
 #
@@ -23,9 +24,9 @@ UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
 VENV := .venv
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: test lint unit cluster binaries bench demo clean sync images
+.PHONY: test lint unit cluster binaries promtool bench demo clean sync images
 
-test: lint binaries
+test: lint binaries promtool
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: sync
@@ -49,6 +50,9 @@ uv.lock: pyproject.toml | $(UV)
 
 binaries:
 	@bash devtools/controlplane/build.sh >/dev/null
+
+promtool:
+	@bash devtools/monitoring/build_promtool.sh >/dev/null
 
 cluster: sync binaries
 	$(RUN) python -m devtools.controlplane
