@@ -20,7 +20,7 @@ from typing import Final, TextIO
 
 from sidecar.core.durations import Never, parse_duration
 from sidecar.core.errors import InvalidValueError
-from spot_failover import check_run, checks, kube, render, status
+from spot_failover import kube, render, status
 from spot_failover.errors import CliError, UsageError
 
 PROGRAM: Final = "spot-failover"
@@ -200,6 +200,10 @@ def _check(
     clock: Callable[[], datetime],
     out: TextIO,
 ) -> int:
+    # Imported here: the check's modules (cryptography, the webhook's rules) would slow every
+    # status and explain.
+    from spot_failover import check_run, checks  # noqa: PLC0415
+
     namespace = None if args.all_namespaces else (args.namespace or connection.namespace)
     results = check_run.run(
         connection,
