@@ -7,6 +7,9 @@
 #                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down for the others)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
 #   make binaries build (or find) the control-plane binaries and print where they are
+#   make promtool build (or find) promtool, which tests the alert rules
+#   make images   build both images with buildah (no container engine needed; run as root), run
+#                 their entry points as their own user on a read-only root, print their sizes
 #
 # Python tooling comes from uv, pinned below and bootstrapped into the cache; the control-plane
 # binaries are built from Go modules into the same cache, keyed by version.
@@ -21,9 +24,9 @@ UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
 VENV := .venv
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: test lint unit cluster binaries bench demo clean sync
+.PHONY: test lint unit cluster binaries promtool bench demo clean sync images
 
-test: lint binaries
+test: lint binaries promtool
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: sync
@@ -48,6 +51,9 @@ uv.lock: pyproject.toml | $(UV)
 binaries:
 	@bash devtools/controlplane/build.sh >/dev/null
 
+promtool:
+	@bash devtools/monitoring/build_promtool.sh >/dev/null
+
 cluster: sync binaries
 	$(RUN) python -m devtools.controlplane
 
@@ -56,6 +62,9 @@ bench: sync binaries
 
 demo: sync binaries
 	$(RUN) python -m devtools.demo $(if $(SCENARIO),--scenario $(SCENARIO))
+
+images: sync
+	bash devtools/images/build.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cluster

@@ -9,6 +9,7 @@ them as a Secret volume update does.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 from cryptography import x509
@@ -17,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from devtools.controlplane import pki
 
 HOST = "127.0.0.1"
+SERVING_VALIDITY = dt.timedelta(days=90)
+"""As long as a real install's certificate lives between renewals, so that `spot-failover check`
+finds a local install healthy."""
 
 
 @dataclasses.dataclass
@@ -40,7 +44,7 @@ class Tls:
         volume update does (each file replaced at once); return its serial number."""
         fresh = pki.issue(
             self.directory, self.ca, self.ca_key, "next", common_name=HOST, server=True,
-            hosts=(HOST,),
+            hosts=(HOST,), validity=SERVING_VALIDITY,
         )  # fmt: skip
         fresh.key.replace(self.serving.key)
         fresh.cert.replace(self.serving.cert)
@@ -52,6 +56,13 @@ def make_tls(directory: Path) -> Tls:
     directory.mkdir(parents=True, exist_ok=True)
     ca, ca_key = pki.create_ca(directory, "webhook-test-ca")
     serving = pki.issue(
-        directory, ca, ca_key, "serving", common_name=HOST, server=True, hosts=(HOST,)
+        directory,
+        ca,
+        ca_key,
+        "serving",
+        common_name=HOST,
+        server=True,
+        hosts=(HOST,),
+        validity=SERVING_VALIDITY,
     )
     return Tls(directory, ca, ca_key, serving)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 
 from pydantic import ValidationError
 
@@ -49,6 +50,9 @@ def _settings_or_exit() -> Settings:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spot-failover-sidecar", description=__doc__)
     parser.add_argument("--once", action="store_true", help="run one tick and exit (for tests)")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('spot-failover')}"
+    )
     args = parser.parse_args(argv)
     settings = _settings_or_exit()
     logs.configure(settings.log_level, program="spot-failover-sidecar")

@@ -1,10 +1,12 @@
-"""``spot-failover status`` and ``spot-failover explain NAME``: arguments, output, exit codes.
+"""``spot-failover status``, ``explain NAME`` and ``check``: arguments, output, exit codes.
 
 The flags are kubectl's (``--kubeconfig``, ``--context``, ``-n/--namespace``,
 ``-A/--all-namespaces``, ``-o/--output``, ``--request-timeout``) and may come before or after
 the command, as with kubectl. Exit codes: 0 on success (also when nothing is opted in: then
 "No resources found ..." goes to stderr, as ``kubectl get`` does), 1 when a request or the
-configuration fails (kubectl's message on stderr), 2 on a usage error.
+configuration fails (kubectl's message on stderr), 2 on a usage error. ``check`` exits 1 also
+when a check fails (warnings do not). Installed, the same command is the kubectl plugin
+``kubectl spot-failover`` (the ``kubectl-spot_failover`` console script).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from spot_failover import kube, render, status
 from spot_failover.errors import CliError, UsageError
 
 PROGRAM: Final = "spot-failover"
+PLUGIN: Final = "kubectl spot-failover"
 _DEPLOYMENT_PREFIXES: Final = ("deployment/", "deployments/", "deploy/", "deployments.apps/")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(program: str = PROGRAM) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROGRAM,
+        prog=program,
         description="Show the spot-failover state of Deployments, read from their annotations.",
     )
     _add_connection_flags(parser, suppress=False)
@@ -59,6 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("name", metavar="NAME", help="the Deployment (also deployment/NAME)")
     explain.add_argument(
         "-o", "--output", choices=["json"], default=argparse.SUPPRESS, help="json: every field"
+    )
+
+    check = commands.add_parser(
+        "check", help="is the install healthy, and can each opted-in Deployment be moved?"
+    )
+    _add_connection_flags(check, suppress=True)
+    check.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="check opted-in Deployments in every namespace",
+    )
+    check.add_argument(
+        "-o", "--output", choices=["json"], default=argparse.SUPPRESS, help="json: every result"
+    )
+    check.add_argument(
+        "--webhook-configuration",
+        default="spot-failover-webhook",
+        help="the MutatingWebhookConfiguration to check (default: deploy/'s)",
+    )
+    check.add_argument(
+        "--tls-secret",
+        default="spot-failover-webhook-tls",
+        help="the Secret holding the serving certificate, in the webhook's namespace",
     )
     return parser
 
@@ -92,11 +120,12 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    program: str = PROGRAM,
 ) -> int:
     """Run the command; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    args = build_parser().parse_args(argv)  # exits 2 with the usage on a usage error
+    args = build_parser(program).parse_args(argv)  # exits 2 with the usage on a usage error
     try:
         timeout_s = request_timeout(args.request_timeout)
         connection = kube.connect(
@@ -107,6 +136,8 @@ def main(
         try:
             if args.command == "status":
                 return _status(args, connection, timeout_s=timeout_s, clock=clock, out=out, err=err)
+            if args.command == "check":
+                return _check(args, connection, timeout_s=timeout_s, clock=clock, out=out)
             return _explain(args, connection, timeout_s=timeout_s, clock=clock, out=out)
         finally:
             connection.close()
@@ -159,6 +190,31 @@ def _explain(
     else:
         out.write(render.explain_text(deployment, now=now))
     return 0
+
+
+def _check(
+    args: argparse.Namespace,
+    connection: kube.Connection,
+    *,
+    timeout_s: float | None,
+    clock: Callable[[], datetime],
+    out: TextIO,
+) -> int:
+    # Imported here: the check's modules (cryptography, the webhook's rules) would slow every
+    # status and explain.
+    from spot_failover import check_run, checks  # noqa: PLC0415
+
+    namespace = None if args.all_namespaces else (args.namespace or connection.namespace)
+    results = check_run.run(
+        connection,
+        namespace,
+        configuration_name=args.webhook_configuration,
+        tls_secret=args.tls_secret,
+        timeout_s=timeout_s,
+        now=clock(),
+    )
+    out.write(checks.as_json(results) if args.output == "json" else checks.text(results))
+    return 1 if checks.failed(results) else 0
 
 
 def deployment_name(argument: str) -> str:

@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from webhook.kube import load_api_client
 from webhook.settings import Settings, env_name
 
 PROGRAM = "spot-failover-webhook"
+PACKAGE = "spot-failover"
 log = logging.getLogger("webhook")
 
 
@@ -84,6 +86,7 @@ def bootstrap_certs(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version(PACKAGE)}")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser(
         "serve", help="run the webhook (the default); settings from the environment"

@@ -21,6 +21,7 @@ import kopf
 from kubernetes import client
 
 from webhook.admission import Admission
+from webhook.failover_states import FailoverStates
 from webhook.health import HealthServer, Readiness
 from webhook.kube import Kube
 from webhook.lookup import OwnerLookup
@@ -49,6 +50,7 @@ class Webhook:
         self.metrics = Metrics()
         self.kube = Kube(api)
         self.cache = OwnerCache(settings.watch_namespaces)
+        self.metrics.registry.register(FailoverStates(self.cache.deployments))
         lookups = Kube(api, on_request=self.metrics.admission_api_calls.inc)
         self.lookup = OwnerLookup(
             self.cache,

@@ -6,9 +6,10 @@ API server on the admission path of every pod in the cluster, so the controller 
 cache from its watches (fed by :meth:`OwnerCache.replicaset_event` and
 :meth:`OwnerCache.deployment_event`) and admission reads it: a warm hit is a dictionary lookup.
 
-Only what admission and the RBAC controller need is kept: a ReplicaSet's controller, and a
-Deployment's UID, ServiceAccount, the annotations that steer injection, and whether it is being
-deleted. Nothing here does I/O; :mod:`webhook.lookup` adds the bounded direct lookup for misses.
+Only what admission, the RBAC controller and the metrics need is kept: a ReplicaSet's
+controller, and a Deployment's UID, ServiceAccount, the annotations that steer injection, its
+failover state and the time of its last transition, and whether it is being deleted. Nothing
+here does I/O; :mod:`webhook.lookup` adds the bounded direct lookup for misses.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class DeploymentFacts:
     selector: str = ""
     """The Deployment's pod selector as a label-selector string (for listing its pods)."""
     deleting: bool = False
+    state: str = ""
+    """The ``spot-failover/state`` annotation as written (empty when absent)."""
+    last_transition: str = ""
+    """The ``spot-failover/last-transition`` annotation as written (empty when absent)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "annotations", MappingProxyType(dict(self.annotations)))
@@ -95,6 +100,8 @@ def deployment_facts(body: Mapping[str, Any]) -> DeploymentFacts:
         },
         selector=label_selector(_mapping(spec.get("selector"))),
         deleting=meta.get("deletionTimestamp") is not None,
+        state=str(annotations.get(contract.STATE) or ""),
+        last_transition=str(annotations.get(contract.LAST_TRANSITION) or ""),
     )
 
 

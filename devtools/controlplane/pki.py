@@ -98,6 +98,7 @@ def issue(
     organization: str | None = None,
     server: bool = False,
     hosts: tuple[str, ...] = (),
+    validity: dt.timedelta = _VALIDITY,
 ) -> KeyPair:
     """A leaf certificate signed by ``ca``: a serving one for ``hosts``, or a client one."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -111,7 +112,7 @@ def issue(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )

@@ -1,5 +1,6 @@
 """The command's pure modules import only the standard library, the sidecar's contract and
-pure core, and each other: the Kubernetes client stays in ``spot_failover.kube``."""
+pure core, the webhook's pure modules (what it provisions and injects), cryptography, and each
+other: the Kubernetes client stays in ``spot_failover.kube`` and ``spot_failover.check_reads``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,27 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "spot_failover"
-PURE = ["ages.py", "status.py", "render.py", "errors.py"]
-ALLOWED = ("sidecar.contract", "sidecar.core", "spot_failover.ages", "spot_failover.status")
+PURE = [
+    "ages.py",
+    "status.py",
+    "render.py",
+    "errors.py",
+    "checks.py",
+    "install_checks.py",
+    "certificate_checks.py",
+    "workload_checks.py",
+]
+ALLOWED = (
+    "sidecar.contract",
+    "sidecar.core",
+    "spot_failover.ages",
+    "spot_failover.status",
+    "spot_failover.checks",
+    "webhook.rbac",
+    "webhook.injection",
+    "webhook.owners",
+    "cryptography",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -35,5 +55,5 @@ def test_a_pure_module_of_the_command_does_no_io_imports(name: str) -> None:
 
 
 def test_the_listed_pure_modules_are_every_module_but_the_shell() -> None:
-    shell = {"__init__.py", "__main__.py", "cli.py", "kube.py"}
+    shell = {"__init__.py", "__main__.py", "cli.py", "kube.py", "check_reads.py", "check_run.py"}
     assert {p.name for p in PACKAGE.glob("*.py")} == set(PURE) | shell

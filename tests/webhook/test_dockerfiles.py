@@ -1,8 +1,9 @@
 """The two Dockerfiles, linted by structure (no container engine is needed to read them).
 
-Multi-stage with a pinned slim base, dependencies from uv.lock with hashes, build tools only in
-the build stage, a numeric non-root USER in the final stage, an exec-form entry point that
-exists in the package.
+Multi-stage with a slim base pinned by tag and digest, build tools and dependencies installed with
+hashes (the tools from devtools/images/build-tools.txt, which must match uv.lock), build tools
+only in the build stage, a numeric non-root USER in the final stage, an exec-form entry point
+that exists in the package. `make images` builds and runs them for real.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from webhook.injection import SIDECAR_UID
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TOOLS = ("pip install", "uv ", "apt-get", "apk add", "gcc", "build-essential", "hatch")
-PINNED_IMAGE = re.compile(r"^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$")
+PINNED_IMAGE = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}$")
+BUILD_TOOLS_FILE = ROOT / "devtools" / "images" / "build-tools.txt"
 
 
 @dataclasses.dataclass
@@ -73,7 +75,7 @@ IMAGES = [
 
 
 @pytest.mark.parametrize("name", IMAGES)
-def test_the_image_builds_in_stages_from_a_pinned_slim_base(name: str) -> None:
+def test_the_image_builds_in_stages_from_a_slim_base_pinned_by_tag_and_digest(name: str) -> None:
     dockerfile = parse(ROOT / name)
     assert len(dockerfile.stages) >= 2
     for stage in dockerfile.stages:
@@ -99,15 +101,59 @@ def test_the_final_stage_runs_as_a_numeric_non_root_user_with_no_build_tools(nam
 
 
 @pytest.mark.parametrize("name", IMAGES)
-def test_dependencies_come_from_the_lock_file_with_hashes_and_pinned_tools(name: str) -> None:
+def test_tools_and_dependencies_are_installed_with_hashes_from_the_lock_file(name: str) -> None:
     dockerfile = parse(ROOT / name)
     build = " ".join(dockerfile.stages[0].lines("RUN"))
     assert "uv export --frozen --no-default-groups" in build
-    assert "--require-hashes" in build
-    for tool in ("UV_VERSION", "HATCHLING_VERSION"):
-        assert re.fullmatch(r"\d+\.\d+\.\d+", dockerfile.args[tool]), tool
+    assert "--requirement /tmp/build-tools.txt" in build
+    assert build.count("--require-hashes") == 2, "both the tools and the dependencies"
+    assert "--no-build-isolation" in build, "the wheel is built with the hash-checked hatchling"
+    assert "devtools/images/build-tools.txt /tmp/build-tools.txt" in dockerfile.stages[0].lines(
+        "COPY"
+    )
     extras = "--extra webhook" in build
     assert extras == (name == "Dockerfile.webhook"), "only the webhook needs the extra"
+
+
+def _requirements(text: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """``name -> (version, hashes)`` of a hash-pinned requirements file."""
+    joined = re.sub(r"\\\n", " ", text)
+    found = {}
+    for line in joined.splitlines():
+        requirement = line.split("#")[0].strip()
+        if not requirement:
+            continue
+        pin, *options = requirement.split()
+        name, _, version = pin.partition("==")
+        hashes = frozenset(o.removeprefix("--hash=") for o in options if o.startswith("--hash="))
+        found[name] = (version, hashes)
+    return found
+
+
+def test_the_build_tools_file_is_exactly_the_locked_image_build_group() -> None:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    locked = {
+        package["name"]: (
+            package["version"],
+            frozenset(
+                artifact["hash"]
+                for artifact in [*package.get("wheels", []), package.get("sdist", {})]
+                if "hash" in artifact
+            ),
+        )
+        for package in lock
+    }
+    tools = _requirements(BUILD_TOOLS_FILE.read_text())
+    assert {"uv", "hatchling"} <= set(tools)
+    for name, (version, hashes) in tools.items():
+        assert hashes, f"{name} has no hash"
+        assert (version, hashes) == locked[name], f"{name} differs from uv.lock"
+
+
+def test_the_images_install_the_uv_version_that_the_makefile_bootstraps() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (version,) = re.findall(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
+    assert _requirements(BUILD_TOOLS_FILE.read_text())["uv"][0] == version
 
 
 def test_the_sidecar_image_runs_the_console_script_as_the_injected_user() -> None:
@@ -134,7 +180,8 @@ def test_the_build_context_holds_only_what_the_images_need() -> None:
     assert rules[0] == "*"
     included = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
     packages = set(_wheel_packages())
-    assert included == {"pyproject.toml", "uv.lock", "README.md", *packages}
+    tools = str(BUILD_TOOLS_FILE.relative_to(ROOT))
+    assert included == {"pyproject.toml", "uv.lock", "README.md", tools, *packages}
 
 
 def _wheel_packages() -> list[str]:

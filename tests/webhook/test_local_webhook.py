@@ -155,3 +155,42 @@ def test_with_the_process_stopped_pods_are_still_created_and_reported_once_it_is
     lines = webhook.log_path.read_text().splitlines()
     messages = [json.loads(line)["message"] for line in lines if line.startswith("{")]
     assert messages.count("starting") == messages.count("stopped") == 2
+
+
+def test_the_webhook_counts_opted_in_deployments_by_failover_state_for_the_alerts(
+    cluster: LocalCluster, kube: Kube, app_namespace: str, tmp_path: Path
+) -> None:
+    with local_webhook(cluster, kube, app_namespace, tmp_path) as webhook:
+        opted_in(kube, app_namespace, "web", replicas=1)
+        opted_in(kube, app_namespace, "api", replicas=1)
+        wait_for(
+            lambda: (
+                webhook.metrics().value("spot_failover_webhook_deployments", state="Watching") == 2
+            ),
+            30,
+            "both Deployments counted as Watching",
+        )
+        kube.apps.patch_namespaced_deployment(
+            "web",
+            app_namespace,
+            {
+                "metadata": {
+                    "annotations": {
+                        contract.STATE: "Migrating",
+                        contract.LAST_TRANSITION: "2026-01-02T15:00:00Z",
+                    }
+                }
+            },
+        )
+
+        def moving() -> bool:
+            metrics = webhook.metrics()
+            return metrics.value("spot_failover_webhook_deployments", state="Migrating") == 1
+
+        wait_for(moving, 30, "web counted as Migrating")
+        metrics = webhook.metrics()
+        assert metrics.value("spot_failover_webhook_deployments", state="Watching") == 1
+        since = metrics.value(
+            "spot_failover_webhook_unsettled_since_timestamp_seconds", state="Migrating"
+        )
+        assert since == 1767366000.0  # 2026-01-02T15:00:00Z

@@ -1,0 +1,1 @@
+"""Building and checking the images without a container engine (``make images``); see build.sh."""
