@@ -21,6 +21,12 @@ pytestmark = pytest.mark.cluster
 NAME = "shop"
 
 
+def hold(failover: Scenario, *, paused: bool) -> None:
+    """Pause (or unpause) the Deployment, as a user would with ``kubectl annotate``."""
+    patch = {"metadata": {"annotations": {contract.PAUSED: "true" if paused else None}}}
+    failover.kube.apps.patch_namespaced_deployment(NAME, failover.namespace, patch)
+
+
 def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_back(
     failover: Scenario, tmp_path: Path
 ) -> None:
@@ -48,9 +54,13 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     )
 
     failover.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
+    # Hold the story on Fargate while the status is read: the 4 s cooldown is shorter than the
+    # CLI's start on a busy machine. Paused, the sidecars keep watching and write nothing.
+    hold(failover, paused=True)
     on_fargate = status(failover, tmp_path)[NAME]
     assert (on_fargate["state"], on_fargate["computeType"]) == ("OnFargate", "fargate")
-    assert on_fargate["failback"]["after"] == "4s"
+    assert (on_fargate["failback"]["after"], on_fargate["paused"]) == ("4s", True)
+    hold(failover, paused=False)
     failover.wait_rolled_out(NAME)
     assert failover.on_fargate(NAME)
     failover.wait_sidecars(NAME)  # the Fargate pods were injected too
