@@ -28,6 +28,8 @@ from sidecar.adapters.errors import (
     Unreachable,
 )
 from sidecar.adapters.kube import Kube as SidecarKube
+from webhook import rbac
+from webhook.owners import DeploymentFacts
 
 # --- credentials (no cluster) ----------------------------------------------------------------
 
@@ -190,26 +192,57 @@ def test_a_missing_deployment_is_not_found(sidecar_kube: SidecarKube) -> None:
     assert raised.value.status == 404
 
 
-def test_a_lease_is_created_once_and_a_second_create_conflicts(
-    sidecar_kube: SidecarKube,
+def provisioned_lease(kube: Kube, namespace: str) -> dict[str, Any]:
+    """The Lease as the webhook's controller provisions it: no holder, labelled, annotated,
+    owned by the Deployment (which must exist, or the garbage collector removes the Lease)."""
+    owner = kube.apps.create_namespaced_deployment(namespace, deployment(NAME, replicas=0))
+    facts = DeploymentFacts(namespace, NAME, owner.metadata.uid, "failover", {})
+    created = kube.coordination.create_namespaced_lease(namespace, rbac.lease(facts))
+    body: dict[str, Any] = kube.api.sanitize_for_serialization(created)
+    return body
+
+
+def test_the_sidecar_cannot_create_a_lease_not_even_its_own(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
 ) -> None:
     name = contract.lease_name(NAME)
     assert sidecar_kube.get_lease(name) is None
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}}
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
-    created = sidecar_kube.create_lease(name, {"holderIdentity": "a"}, {contract.STATE: "x"})
+    with pytest.raises(Forbidden):
+        sidecar_kube.api.request("POST", path, "create lease", body=body)
 
-    assert created["spec"]["holderIdentity"] == "a"
+
+def test_a_lease_replace_is_conditional_and_keeps_what_the_webhook_set(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
+) -> None:
+    name = contract.lease_name(NAME)
+    provisioned = provisioned_lease(kube, namespace)
+    version = provisioned["metadata"]["resourceVersion"]
+
+    taken = sidecar_kube.replace_lease(
+        name, {"holderIdentity": "a"}, version, {contract.STATE: "x"}, provisioned["metadata"]
+    )
+
+    assert taken["spec"]["holderIdentity"] == "a"
+    assert taken["metadata"]["annotations"] == {
+        **provisioned["metadata"]["annotations"],
+        contract.STATE: "x",
+    }
+    assert taken["metadata"]["ownerReferences"] == provisioned["metadata"]["ownerReferences"]
+    assert taken["metadata"]["labels"] == provisioned["metadata"]["labels"]
     with pytest.raises(Conflict):
-        sidecar_kube.create_lease(name, {"holderIdentity": "b"}, {})
+        sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {}, {})
 
 
 def test_a_lease_watch_delivers_changes_and_ends_quietly_after_silence(
-    sidecar_kube: SidecarKube,
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
 ) -> None:
     name = contract.lease_name(NAME)
-    created = sidecar_kube.create_lease(name, {"holderIdentity": "a"}, {})
+    created = provisioned_lease(kube, namespace)
     version = created["metadata"]["resourceVersion"]
-    sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {})
+    sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {}, created["metadata"])
 
     seen = list(sidecar_kube.watch_lease(name, version, timeout_s=60, quiet_s=1.5))
 
