@@ -8,6 +8,7 @@ ServiceAccount token that holds exactly the sidecar's Role.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from sidecar.adapters.errors import (
     Unreachable,
 )
 from sidecar.adapters.kube import Kube as SidecarKube
+from sidecar.contract import State
+from sidecar.core.times import format_micro_time
+from sidecar.leadership import Leadership
 from webhook import rbac
 from webhook.owners import DeploymentFacts
 
@@ -273,3 +277,46 @@ def test_an_api_server_that_does_not_answer_is_unreachable(
 
     with pytest.raises(Unreachable, match="get deployment web"):
         kube.get_deployment()
+
+
+def test_a_stranger_holding_the_lease_for_an_absurd_term_is_reported_once_as_a_warning(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
+) -> None:
+    """Someone with other rights (here: the admin) squats on the provisioned Lease; the
+    sidecar waits only the term it trusts, and says so once in a Warning Event."""
+    provisioned = provisioned_lease(kube, namespace)
+    now = datetime.now(UTC)
+    squat = {
+        "holderIdentity": "mallory",
+        "leaseDurationSeconds": 10**6,
+        "renewTime": format_micro_time(now),
+    }
+    kube.coordination.patch_namespaced_lease(
+        provisioned["metadata"]["name"], namespace, {"spec": squat}
+    )
+    deployment_body = kube.api.sanitize_for_serialization(
+        kube.apps.read_namespaced_deployment(NAME, namespace)
+    )
+
+    def report(message: str) -> None:
+        sidecar_kube.record_event(
+            deployment_body,
+            reason="LeaseHeldByStranger",
+            message=message,
+            warning=True,
+            reporter="web-7d9f8-x2b4q",
+            now=now,
+        )
+
+    leader = Leadership(sidecar_kube, "web-7d9f8-x2b4q", 15, on_suspicious=report)
+    assert not leader.acquire(now, State.WATCHING)
+    leader.record = None
+    assert not leader.acquire(now, State.WATCHING)  # read again: the same squat, not reported
+
+    assert leader.record is not None
+    assert leader.record.expires_at == now + timedelta(seconds=contract.MAX_LEASE_DURATION_S)
+    events = kube.core.list_namespaced_event(namespace).items
+    warnings = [e for e in events if e.reason == "LeaseHeldByStranger"]
+    assert len(warnings) == 1
+    assert warnings[0].type == "Warning"
+    assert "'mallory'" in warnings[0].message

@@ -315,3 +315,19 @@ def test_the_lease_policy_caps_the_term_where_the_sidecar_stops_trusting_it() ->
     assert f"leaseDurationSeconds.orValue(0) <= {contract.MAX_LEASE_DURATION_S}" in " ".join(
         expressions
     )
+
+
+def test_only_the_admission_port_is_limited_to_where_the_api_server_calls_from() -> None:
+    policy = find(render(), "NetworkPolicy", "spot-failover-webhook")
+    pods = webhook_deployment()["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pods.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    admission, health = policy["spec"]["ingress"]
+    assert admission["ports"] == [{"port": "https", "protocol": "TCP"}]
+    assert all(set(peer) == {"ipBlock"} for peer in admission["from"])
+    assert health == {"ports": [{"port": "http-health", "protocol": "TCP"}]}
+
+
+def test_a_webhook_pod_that_is_not_ready_never_blocks_a_drain() -> None:
+    budget = find(render(), "PodDisruptionBudget", "spot-failover-webhook")
+    assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
