@@ -28,6 +28,7 @@ POLICY_FILES = (
     "base/webhook-policy.yaml",
     "base/webhook-rbac-policy.yaml",
     "base/lease-policy.yaml",
+    "base/events-policy.yaml",
 )
 UNSCOPED = frozenset({"spot-failover-webhook-rbac"})
 """Bound cluster-wide as shipped: it matches only the webhook's ServiceAccount, and refusing

@@ -450,3 +450,34 @@ def test_lingering_sidecar_rights_still_cannot_change_the_image_or_command(
         )
     finally:
         identity.api.close()
+
+
+def event_about(deployment_name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "metadata": {"generateName": "forged-"},
+        "involvedObject": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment_name,
+            "namespace": namespace,
+        },
+        "source": {"component": "spot-failover"},
+        "reason": "MovedToFargate",
+        "message": "moved",
+        "type": "Normal",
+    }
+
+
+def test_a_sidecar_writes_events_only_about_its_own_deployment(
+    two_deployments_one_account: tuple[str, str, PodIdentity],
+) -> None:
+    first, second, identity = two_deployments_one_account
+    events = client.CoreV1Api(identity.api)
+    own = event_about(second, identity.namespace)
+    assert status(lambda: events.create_namespaced_event(identity.namespace, own, **DRY)) == 200
+    refused_by_policy(
+        lambda: events.create_namespaced_event(
+            identity.namespace, event_about(first, identity.namespace), **DRY
+        ),
+        "an Event forged about another Deployment",
+    )
