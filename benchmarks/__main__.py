@@ -10,6 +10,7 @@ import time
 
 from benchmarks import (
     admission,
+    admission_abuse,
     migration_load,
     notice_to_patch,
     reclaim,
@@ -20,7 +21,7 @@ from benchmarks import (
 )
 from benchmarks.session import control_plane, failover
 
-SUITES = ("idle", "notice", "load", "admission", "timeline", "reclaim")
+SUITES = ("idle", "notice", "load", "admission", "abuse", "timeline", "reclaim")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                 measured = admission.run(cluster, kube, work)
                 figures |= measured
                 print("admission:", measured, flush=True)
+            if "abuse" in chosen:
+                measured = admission_abuse.run(cluster, kube, work)
+                figures |= measured
+                print("abuse:", measured, flush=True)
             if "timeline" in chosen:
                 measured = timeline.run(cluster, kube, work, args.timeline_trials)
                 figures |= measured

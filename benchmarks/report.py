@@ -76,10 +76,30 @@ def write(figures: Mapping[str, float]) -> None:
         "costs under 2 ms of CPU every 2 s).",
         "",
         *_admission(figures),
+        *_abuse(figures),
         *timeline_report.section(figures),
         *reclaim_report.section(figures),
     ]
     DOCUMENT.write_text("\n".join(lines))
+
+
+def _abuse(figures: Mapping[str, float]) -> list[str]:
+    return [
+        "## The webhook under abuse",
+        "",
+        "32 clients each announce the largest body the webhook accepts, send half and stall,",
+        "again and again for 20 s, while a valid review is posted every 100 ms (the real webhook",
+        "process; `benchmarks/admission_abuse.py`). Its memory limit is 256Mi.",
+        "",
+        "| metric | measured | target |",
+        "|---|---|---|",
+        _row(figures, "webhook_rss_mib_before_abuse", "", " MiB"),
+        _row(
+            figures, "webhook_rss_mib_under_stalled_uploads", "< 256 (its limit), with room", " MiB"
+        ),
+        _row(figures, "webhook_valid_reviews_answered_during_abuse", "1.0 (within 1 s)"),
+        "",
+    ]
 
 
 def _admission(figures: Mapping[str, float]) -> list[str]:

@@ -14,6 +14,7 @@ Three kinds of names live here:
 from __future__ import annotations
 
 import enum
+import hashlib
 from typing import Final
 
 PREFIX: Final = "spot-failover/"
@@ -151,9 +152,41 @@ class ComputeType(enum.StrEnum):
     FARGATE = "fargate"
 
 
+MAX_NAME: Final = 253
+"""Longest object name Kubernetes accepts (a DNS subdomain)."""
+_HASH_CHARS: Final = 16
+
+
+def bounded_name(name: str) -> str:
+    """``name`` if it is shorter than :data:`MAX_NAME`, else a shortened form that is injective.
+
+    Two shapes that cannot meet: a literal name is at most ``MAX_NAME - 1`` characters long; a
+    shortened one is exactly ``MAX_NAME``: a prefix of ``name``, ``-`` and 16 hex characters of
+    the SHA-256 of the whole ``name``. So no literal name equals a shortened one, and two
+    shortened names are equal only if the names agree on 236 characters and on 64 bits of
+    their hash. The result is a valid DNS subdomain whenever ``name`` is one.
+    """
+    if len(name) < MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_CHARS]
+    head = name[: MAX_NAME - _HASH_CHARS - 1]
+    if head.endswith("."):  # '.-' would start a DNS label with '-'
+        head = head[:-1] + "x"
+    return f"{head}-{digest}"
+
+
+LEASE_PREFIX: Final = "spot-failover-"
+
+
 def lease_name(deployment: str) -> str:
     """Name of the ``coordination.k8s.io`` Lease that elects one sidecar per Deployment."""
-    return f"spot-failover-{deployment}"[:253]
+    return bounded_name(LEASE_PREFIX + deployment)
+
+
+MAX_LEASE_DURATION_S: Final = 60
+"""Longest term a sidecar asks for, and trusts in a Lease it reads: a term longer than the
+two-minute notice would let its holder sit out the move. The admission policy shipped in
+deploy/ refuses longer terms from pod-bound tokens."""
 
 
 # --- Environment of the sidecar container (injected by the webhook) ---------------------------
@@ -192,13 +225,14 @@ deletion-cost annotation on every pod, since RBAC cannot narrow pod patches by n
 def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
     """The namespaced RBAC rules the sidecar of ``deployment`` needs, and nothing more.
 
-    Create cannot be limited by name in RBAC, so creating Leases is namespace-wide; the
-    admission policy shipped in deploy/ limits pod-bound tokens to this Deployment's Lease.
-    Patching pods (to set :data:`POD_DELETION_COST` on the doomed node's pods) cannot be
-    limited by name either; the policy ``spot-failover-sidecar-pods`` allows an identity that
-    carries :data:`SIDECAR_MARKER_RULE` only that annotation, only on its own account's pods.
-    Watch and list by name (a ``metadata.name`` field selector) let a leader follow its
-    Deployment and a standby follow the Lease with one request instead of polling.
+    No ``create`` on Leases (RBAC cannot limit it by name): the webhook's controller provisions
+    the Deployment's Lease, and the sidecar only takes it; the admission policy shipped in
+    deploy/ lets a pod-bound token write only itself as holder. Patching pods (to set
+    :data:`POD_DELETION_COST` on the doomed node's pods) cannot be limited by name; the policy
+    ``spot-failover-sidecar-pods`` allows an identity that carries :data:`SIDECAR_MARKER_RULE`
+    only that annotation, only on its own account's pods. Watch and list by name (a
+    ``metadata.name`` field selector) let a leader follow its Deployment and a standby follow
+    the Lease with one request instead of polling.
     """
     return [
         {
@@ -211,7 +245,6 @@ def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]},
         SIDECAR_MARKER_RULE,
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],

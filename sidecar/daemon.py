@@ -122,7 +122,11 @@ class Daemon:
         self.nodes = nodes
         self.http = http or requests.Session()
         self.leader = Leadership(
-            kube, settings.pod_name, settings.lease_duration_s, metrics.lease_acquisitions.inc
+            kube,
+            settings.pod_name,
+            settings.lease_duration_s,
+            metrics.lease_acquisitions.inc,
+            on_suspicious=self.report_lease_stranger,
         )
         self.memory = Memory()
         self.shutdown = shutdown or Shutdown()
@@ -375,7 +379,7 @@ class Daemon:
             match action:
                 case actions.AcquireLease():
                     # Mid-move the Lease exists: wait on it rather than try to create it.
-                    if self.leader.acquire(now, view.state, create=view.state not in UNFINISHED):
+                    if self.leader.acquire(now, view.state, fetch=view.state not in UNFINISHED):
                         return Outcome.AGAIN
                     return Outcome.WAIT_FOR_LEASE
                 case actions.CheckHealth():
@@ -445,6 +449,9 @@ class Daemon:
             )
         except ApiError as error:
             log.warning("event not recorded", extra={**self._context(), "error": str(error)})
+
+    def report_lease_stranger(self, message: str) -> None:
+        self._event(self.memory.view, "LeaseHeldByStranger", message, warning=True)
 
     def report_imds_unreachable(self, message: str) -> None:
         self._event(self.memory.view, "ImdsUnreachable", message, warning=True)

@@ -1,9 +1,15 @@
 """One leader per Deployment: the sidecar's side of the Lease, around the pure decisions.
 
 :func:`sidecar.core.lease.decide` says what this candidate may do; this module does the
-conditional write and keeps the last record it saw. Exactly one candidate wins because every
-write is a create (409 if the Lease exists) or a replace carrying the ``resourceVersion`` it read
-(409 if anyone wrote since).
+conditional write and keeps the last record it saw. The webhook's controller provisions the
+Lease (no holder) with the Deployment's RBAC; sidecars only read, replace and watch it. Exactly
+one candidate wins because every write is a replace carrying the ``resourceVersion`` it read
+(409 if anyone wrote since). A replace keeps the labels, annotations and owner the webhook set
+(the admission policy shipped in deploy/ insists), adding the state stamp.
+
+A record held by a stranger (a holder whose name cannot be a pod of this Deployment) or with a
+term no sidecar asks for is reported once per record through ``on_suspicious``; the term is
+trusted only up to :data:`~sidecar.contract.MAX_LEASE_DURATION_S` either way.
 
 Beside the spec, every write stamps the Deployment's state (``spot-failover/state``) on the
 Lease. Candidates that lost the race follow the Lease (one watch, in a
@@ -56,7 +62,12 @@ class Leadership:
     """This sidecar's view of its Deployment's Lease."""
 
     def __init__(
-        self, kube: Kube, me: str, duration_s: int, on_acquired: Callable[[], None] | None = None
+        self,
+        kube: Kube,
+        me: str,
+        duration_s: int,
+        on_acquired: Callable[[], None] | None = None,
+        on_suspicious: Callable[[str], None] | None = None,
     ) -> None:
         self.kube = kube
         self.me = me
@@ -66,8 +77,13 @@ class Leadership:
         self.stamped_state: State | None = None
         """The Deployment state the last seen write of the Lease was stamped with."""
         self._on_acquired = on_acquired or (lambda: None)
+        self._on_suspicious = on_suspicious or (lambda _message: None)
+        self._reported: tuple[str | None, int] | None = None
+        """(holder, duration) of the last suspicious record reported, to report each once."""
+        self._metadata: dict[str, object] = {}
+        """Labels, annotations and owner of the Lease as last read: every replace keeps them."""
         self._absent = False
-        """A watch from the current state saw no Lease at all: creating it is allowed."""
+        """A watch from the current state saw no Lease at all: read it before deciding."""
         self._follower: Follower | None = None
 
     @property
@@ -88,30 +104,67 @@ class Leadership:
         annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         stamp = annotations.get(contract.STATE) if isinstance(annotations, dict) else None
         self.stamped_state = State(stamp) if stamp in set(State) else None
+        if isinstance(metadata, dict):
+            self._metadata = {
+                key: metadata[key]
+                for key in ("labels", "annotations", "ownerReferences")
+                if key in metadata
+            }
+        self._check(self.record)
 
-    def acquire(self, now: datetime, state: State, *, create: bool = True) -> bool:
-        """Acquire, renew or take over if the record allows; ``True`` if we hold it now.
+    def _check(self, record: LeaseRecord) -> None:
+        """Report a stranger holding the Lease, or an absurd term, once per such record."""
+        stranger = lease.stranger(record.holder, self.kube.deployment)
+        if not (stranger or record.absurd_duration) or record.holder == self.me:
+            return
+        seen = (record.holder, record.duration_s)
+        if seen == self._reported:
+            return
+        self._reported = seen
+        why = "is not a pod of this Deployment" if stranger else "is held"
+        message = (
+            f"Lease {self.name} {why}: holder {record.holder!r}, term {record.duration_s} s. "
+            f"Spot failover trusts a term of at most {contract.MAX_LEASE_DURATION_S} s and takes "
+            "the Lease over when it ends; find out who wrote it."
+        )
+        log.warning(
+            "lease held by a stranger",
+            extra={"lease": self.name, "holder": record.holder, "duration_s": record.duration_s},
+        )
+        self._on_suspicious(message)
 
-        Without a record the first try is a blind create (the Lease usually does not exist
-        yet when a notice arrives), so the winner spends one request and a loser two. With
-        ``create=False`` (a move is under way, so the Lease exists) an unknown record is only
-        waited on, never created.
+    def acquire(self, now: datetime, state: State, *, fetch: bool = True) -> bool:
+        """Renew or take over if the record allows; ``True`` if we hold it now.
+
+        Without a record the Lease is read first, then written in the same call (it exists
+        from the opt-in on, provisioned by the webhook), so no poll is lost to a failed blind
+        create. With ``fetch=False`` (a move is under way: the watch will show the record) an
+        unknown record is only waited on.
         """
-        if self.record is None and not (create or self._absent):
-            return False
+        if self.record is None:
+            if not (fetch or self._absent):
+                return False
+            current = self.kube.get_lease(self.name)
+            if current is None:
+                log.warning(
+                    "no lease to take: the webhook's controller provisions it",
+                    extra={"lease": self.name},
+                )
+                return False
+            self._remember(current)
         was_holder = self.holds(now)
         decision = lease.decide(self.record, self.me, now, self.duration_s)
         stamp = {contract.STATE: str(state)}
         try:
             match decision:
-                case lease.Acquire(spec=spec):
-                    self._remember(self.kube.create_lease(self.name, spec, stamp))
                 case (
                     lease.Renew(spec=spec, resource_version=version)
                     | lease.TakeOver(spec=spec, resource_version=version)
                 ):
-                    self._remember(self.kube.replace_lease(self.name, spec, version, stamp))
-                case lease.Wait():
+                    self._remember(
+                        self.kube.replace_lease(self.name, spec, version, stamp, self._metadata)
+                    )
+                case lease.Wait() | lease.Missing():
                     return False
         except Conflict:
             self.record, self.stamped_state = None, None  # the watch will tell what won
@@ -129,7 +182,11 @@ class Leadership:
         try:
             self._remember(
                 self.kube.replace_lease(
-                    self.name, write.spec, write.resource_version, {contract.STATE: str(state)}
+                    self.name,
+                    write.spec,
+                    write.resource_version,
+                    {contract.STATE: str(state)},
+                    self._metadata,
                 )
             )
             log.info("lease released", extra={"lease": self.name, "state": str(state)})
@@ -171,15 +228,15 @@ class Leadership:
 
     def take_turn(self, now: datetime, state: State) -> bool:
         """After :meth:`wait_for_turn`: take the free Lease (stamped with the state it was
-        left in, else ``state``). ``True`` if we hold it now, or if there is no Lease and the
-        next :meth:`acquire` may create it; ``False``: someone else won, wait again."""
+        left in, else ``state``). ``True`` if we hold it now, or if the watch saw no Lease and
+        the next :meth:`acquire` reads it afresh; ``False``: someone else won, wait again."""
         if self._absent:
             return True
         record = self.record
         if record is None or not record.is_free(now):
             return False
         stamp = self.stamped_state if self.stamped_state in UNFINISHED else state
-        return self.acquire(now, stamp, create=False)
+        return self.acquire(now, stamp, fetch=False)
 
     def stop_following(self) -> None:
         """The move is over: stop watching the Lease."""

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     """Taint keys that mean "this node is going away" (comma-separated)."""
 
     # --- leader election -------------------------------------------------------------------
-    lease_duration_s: int = Field(default=15, ge=2, le=300)
+    lease_duration_s: int = Field(default=15, ge=2, le=contract.MAX_LEASE_DURATION_S)
     """How long a Lease holds without renewal. Short: the holder's node is being reclaimed."""
     lease_renew_s: float = Field(default=2.0, gt=0)
     """How often the leader renews, and how often others retry while an action is pending."""

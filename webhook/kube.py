@@ -48,6 +48,7 @@ class Kube:
         self._core = client.CoreV1Api(api)
         self._apps = client.AppsV1Api(api)
         self._rbac = client.RbacAuthorizationV1Api(api)
+        self._coordination = client.CoordinationV1Api(api)
         self._on_request = on_request
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
@@ -134,6 +135,22 @@ class Kube:
         }
         self._call(f"apply {kind} {_where(namespace, name)}", calls[kind])
 
+    def create_lease(self, manifest: Mapping[str, Any]) -> bool:
+        """Create a Lease; False if one of that name exists (it is never overwritten: its
+        holder belongs to the sidecars)."""
+        meta = manifest["metadata"]
+        name, namespace = meta["name"], meta["namespace"]
+        try:
+            self._call(
+                f"create Lease {_where(namespace, name)}",
+                lambda: self._coordination.create_namespaced_lease(
+                    namespace, dict(manifest), _request_timeout=WRITE_TIMEOUT_S
+                ),
+            )
+        except Conflict:
+            return False
+        return True
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete a Role, RoleBinding or ClusterRoleBinding; False if it was already gone."""
         calls: dict[str, Callable[[], object]] = {
@@ -154,9 +171,20 @@ class Kube:
         return True
 
     def list_managed(self, kind: str, label_selector: str) -> list[JSON]:
-        """Roles or ClusterRoleBindings (all namespaces) carrying ``label_selector``."""
+        """Leases, Roles, RoleBindings (all namespaces) or ClusterRoleBindings carrying
+        ``label_selector``."""
         calls: dict[str, Callable[[], Any]] = {
+            "Lease": lambda: self._coordination.list_lease_for_all_namespaces(
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=WRITE_TIMEOUT_S,
+            ),
             "Role": lambda: self._rbac.list_role_for_all_namespaces(
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=WRITE_TIMEOUT_S,
+            ),
+            "RoleBinding": lambda: self._rbac.list_role_binding_for_all_namespaces(
                 label_selector=label_selector,
                 _preload_content=False,
                 _request_timeout=WRITE_TIMEOUT_S,

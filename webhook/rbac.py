@@ -3,11 +3,12 @@
 The sidecar runs with its pod's ServiceAccount. For each opted-in Deployment the controller
 provisions:
 
+* the Deployment's **Lease** (:func:`sidecar.contract.lease_name`), without a holder, so the
+  sidecars need no ``create`` on Leases (which RBAC cannot limit by name);
 * a **Role** ``spot-failover-sidecar-<deployment>`` with exactly
   :func:`sidecar.contract.sidecar_role_rules`: get/update/patch/watch on *that* Deployment and
   get/update/watch/list on *its* Lease (both by ``resourceNames``), list ReplicaSets and pods,
-  create Leases and Events. RBAC cannot limit ``create`` by name, so Lease creation is
-  namespace-wide; see the README's RBAC section for what that exposes;
+  create Events;
 * a **RoleBinding** of the same name, to the Deployment's ServiceAccount;
 * a **ClusterRoleBinding** ``spot-failover-sidecar-nodes.<namespace>.<serviceaccount>`` of the
   shared ClusterRole ``spot-failover-sidecar-nodes`` (deploy/), for read access to Nodes. Nodes
@@ -15,7 +16,12 @@ provisions:
   one Node by name. It is per ServiceAccount, not per Deployment: several Deployments may share
   one account, and the binding stays while any of them is opted in.
 
-Role and RoleBinding carry an ownerReference to their Deployment, so Kubernetes' garbage
+Every derived name is injective (:func:`sidecar.contract.bounded_name`): a literal name is
+shorter than 253 characters, a shortened one exactly 253 with a hash of the whole name.
+The admission policy ``spot-failover-webhook-rbac`` (deploy/) checks every RBAC write the
+webhook makes against the shapes built here, so a change here needs the same change there.
+
+Lease, Role and RoleBinding carry an ownerReference to their Deployment, so Kubernetes' garbage
 collector removes them with it even if the webhook is down; a cluster-scoped binding cannot be
 owned by a namespaced object, so the controller removes ClusterRoleBindings itself.
 """
@@ -47,19 +53,14 @@ MANAGED_SELECTOR: Final = (
 )
 """Label selector of every object this module describes."""
 
-_MAX_NAME: Final = 253
-_RBAC_GROUP: Final = "rbac.authorization.k8s.io"
+RBAC_GROUP: Final = "rbac.authorization.k8s.io"
+_RBAC_GROUP: Final = RBAC_GROUP
 
 Account = tuple[str, str]
 """(namespace, ServiceAccount name)."""
 
 
-def bounded_name(name: str) -> str:
-    """``name``, or a truncated form with a hash suffix if it is longer than Kubernetes allows."""
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[: _MAX_NAME - 11].rstrip('.-')}-{digest}"
+bounded_name = contract.bounded_name
 
 
 def role_name(deployment: str) -> str:
@@ -76,9 +77,9 @@ def _labels() -> dict[str, str]:
     return {contract.MANAGED_BY_LABEL: contract.MANAGED_BY_VALUE, COMPONENT_LABEL: COMPONENT_VALUE}
 
 
-def _metadata(deployment: DeploymentFacts) -> dict[str, Any]:
+def _metadata(deployment: DeploymentFacts, name: str | None = None) -> dict[str, Any]:
     return {
-        "name": role_name(deployment.name),
+        "name": name or role_name(deployment.name),
         "namespace": deployment.namespace,
         "labels": _labels(),
         "annotations": {DEPLOYMENT_ANNOTATION: deployment.name},
@@ -90,6 +91,16 @@ def _metadata(deployment: DeploymentFacts) -> dict[str, Any]:
                 "uid": deployment.uid,
             }
         ],
+    }
+
+
+def lease(deployment: DeploymentFacts) -> dict[str, Any]:
+    """The Deployment's Lease as provisioned: no holder (the sidecars take it)."""
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": _metadata(deployment, contract.lease_name(deployment.name)),
+        "spec": {},
     }
 
 

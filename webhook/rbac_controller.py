@@ -11,9 +11,13 @@ before deleting** (a missing Deployment, or one read fresh that is not opted in)
 cache may still be filling after a restart. Removal on delete does not depend on the webhook at
 all for Roles and RoleBindings (ownerReferences); ClusterRoleBindings are removed here.
 
-A periodic :meth:`RbacController.resync` repairs whatever an API error or an outage of the
-webhook left behind: missing objects are applied, and managed objects whose Deployment opted
-out or disappeared meanwhile are deleted.
+A periodic :meth:`RbacController.resync` repairs whatever an API error, an outage of the
+webhook or a hand left behind: objects missing (also those deleted out of band, which no
+Deployment event reports) are applied again, and managed objects whose Deployment opted out or
+disappeared meanwhile are deleted.
+
+Each Deployment's Lease is created here too, before its Role (so a sidecar that can act finds
+it), and never overwritten: its holder belongs to the sidecars.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from sidecar import contract
 from webhook import rbac
 from webhook.errors import ApiError, NotFound
 from webhook.kube import WRITE_TIMEOUT_S, Kube
@@ -84,6 +89,8 @@ class RbacController:
         key = (deployment.namespace, deployment.name)
         digest = rbac.fingerprint(manifests)
         if self._applied.get(key) != digest:
+            if await asyncio.to_thread(self.kube.create_lease, rbac.lease(deployment)):
+                self.metrics.rbac_changes.labels("Lease", "create").inc()
             for manifest in manifests:  # the Role first: binding it is checked against its rules
                 await asyncio.to_thread(self.kube.apply, manifest)
                 self.metrics.rbac_changes.labels(manifest["kind"], "apply").inc()
@@ -142,6 +149,13 @@ class RbacController:
 
     async def resync(self) -> None:
         """Apply what is missing, delete what is no longer wanted. Never raises ApiError."""
+        try:
+            await self._forget_missing()
+        except ApiError as error:
+            self.metrics.errors.labels("rbac").inc()
+            log.warning("sidecar RBAC not listed; applying all again", extra={"error": str(error)})
+            self._applied.clear()
+            self._bound.clear()
         for deployment in self.cache.deployments():
             if self._wants(deployment):
                 await self.on_deployment(None, None, deployment)
@@ -151,6 +165,26 @@ class RbacController:
         except ApiError as error:
             self.metrics.errors.labels("rbac").inc()
             log.warning("sidecar RBAC resync incomplete", extra={"error": str(error)})
+
+    async def _forget_missing(self) -> None:
+        """Forget having applied what is gone now, so the next ensure applies it again."""
+
+        def present(kind: str) -> set[tuple[str, str]]:
+            found = self.kube.list_managed(kind, rbac.MANAGED_SELECTOR)
+            return {_namespaced_name(item) for item in found}
+
+        leases, roles, bindings, nodes = [
+            await asyncio.to_thread(present, kind)
+            for kind in ("Lease", "Role", "RoleBinding", "ClusterRoleBinding")
+        ]
+        for namespace, deployment in list(self._applied):
+            role = (namespace, rbac.role_name(deployment))
+            lease = (namespace, contract.lease_name(deployment))
+            if role not in roles or role not in bindings or lease not in leases:
+                del self._applied[(namespace, deployment)]
+        for account in list(self._bound):
+            if ("", rbac.node_binding_name(account)) not in nodes:
+                self._bound.discard(account)
 
     async def _collect_roles(self) -> None:
         roles = await asyncio.to_thread(self.kube.list_managed, "Role", rbac.MANAGED_SELECTOR)
@@ -172,6 +206,13 @@ class RbacController:
             account = rbac.account_of_binding(binding)
             if account is not None and self.cache.watches(account[0]):
                 await self._release(account)
+
+
+def _namespaced_name(item: dict[str, object]) -> tuple[str, str]:
+    meta = item.get("metadata")
+    if not isinstance(meta, dict):
+        return ("", "")
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
 def _role_owners(roles: Iterable[dict[str, object]]) -> list[tuple[str, str]]:

@@ -21,8 +21,6 @@ from webhook.errors import MalformedReview
 
 API_VERSION: Final = "admission.k8s.io/v1"
 KIND: Final = "AdmissionReview"
-MAX_BODY_BYTES: Final = 8 * 1024 * 1024
-"""Larger than any pod the API server accepts (etcd's 1.5 MiB object limit, encoded as JSON)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -2,9 +2,11 @@
 
 kopf runs admission handlers behind a "webhook server" object (``settings.admission.server``):
 a callable that takes kopf's review function and serves it. This one serves it on one fixed
-path, over HTTPS with the in-place reloading certificate of :mod:`webhook.tls`, and puts three
+path, over HTTPS with the in-place reloading certificate of :mod:`webhook.tls`, and puts four
 guarantees in front of kopf:
 
+* a body costs at most what :mod:`webhook.intake` allows (size, time, bodies at once), else
+  413, 408 or 503 at once;
 * a body that is not an AdmissionReview gets **400** with a message naming the problem
   (:mod:`webhook.review`), never a 500 or a crash;
 * a review that kopf cannot answer, or answers with "not allowed", still gets "allowed,
@@ -26,7 +28,7 @@ from typing import Any, Final
 import aiohttp.web
 import kopf
 
-from webhook import review, serving
+from webhook import intake, review, serving
 from webhook.admission import INTERNAL_ERROR_WARNING
 from webhook.errors import MalformedReview
 from webhook.metrics import Metrics
@@ -59,12 +61,13 @@ class AdmissionServer:
         self.certificate = certificate
         self.metrics = metrics
         self.listening = asyncio.Event()
+        self.intake = intake.Intake()
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
         async def handle(request: aiohttp.web.Request) -> aiohttp.web.Response:
             return await self._handle(fn, request)
 
-        app = aiohttp.web.Application(client_max_size=review.MAX_BODY_BYTES)
+        app = aiohttp.web.Application(client_max_size=self.intake.max_bytes)
         app.router.add_post(PATH, handle)
         runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -86,7 +89,13 @@ class AdmissionServer:
         self, fn: kopf.WebhookFn, request: aiohttp.web.Request
     ) -> aiohttp.web.Response:
         started = time.perf_counter()
-        raw = await request.read()
+        raw = await self.intake.read(request)
+        if isinstance(raw, intake.Refused):
+            self.metrics.requests.labels(str(raw.status)).inc()
+            log.warning(
+                "admission body refused", extra={"status": raw.status, "reason": raw.reason}
+            )
+            return aiohttp.web.Response(status=raw.status, text=f"{raw.reason}\n")
         try:
             parsed = review.parse(raw)
         except MalformedReview as error:

@@ -112,37 +112,30 @@ class Kube:
         except NotFound:
             return None
 
-    def create_lease(
-        self, name: str, spec: Mapping[str, Any], annotations: Mapping[str, str]
-    ) -> JSON:
-        body = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": name,
-                "labels": {"app.kubernetes.io/managed-by": COMPONENT},
-                "annotations": dict(annotations),
-            },
-            "spec": dict(spec),
-        }
-        return self.api.request("POST", self._leases(), f"create lease {name}", body=body)
-
     def replace_lease(
         self,
         name: str,
         spec: Mapping[str, Any],
         resource_version: str,
         annotations: Mapping[str, str],
+        kept: Mapping[str, Any],
     ) -> JSON:
+        """Replace the Lease's spec, conditional on ``resource_version``, keeping the labels,
+        annotations and owner of ``kept`` (its metadata as read) and adding ``annotations``."""
+        kept_annotations = kept.get("annotations")
+        metadata: dict[str, Any] = {
+            **{key: kept[key] for key in ("labels", "ownerReferences") if key in kept},
+            "name": name,
+            "resourceVersion": resource_version,
+            "annotations": {
+                **(kept_annotations if isinstance(kept_annotations, Mapping) else {}),
+                **annotations,
+            },
+        }
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {
-                "name": name,
-                "resourceVersion": resource_version,
-                "labels": {"app.kubernetes.io/managed-by": COMPONENT},
-                "annotations": dict(annotations),
-            },
+            "metadata": metadata,
             "spec": dict(spec),
         }
         return self.api.request(

@@ -4,16 +4,24 @@ Every pod of an opted-in Deployment runs a sidecar, and several of them see the 
 interruption; exactly one may write the Deployment. They agree through one Lease per
 Deployment (:func:`sidecar.contract.lease_name`):
 
-* :func:`decide` reads the current record (or its absence) and says what this candidate may
-  do: :class:`Acquire` (create it), :class:`Renew` (it is ours), :class:`TakeOver` (it is free
-  or expired), or :class:`Wait` until another holder's term ends.
-* Every write it asks for is *conditional*: :class:`Acquire` is a create, which fails with
-  409 if the Lease exists; :class:`Renew` and :class:`TakeOver` carry the ``resourceVersion``
-  that was read, and the replace fails with 409 if anyone wrote since. Two candidates reading
-  the same record may both be told to write, but never unconditionally, so the API server lets
-  exactly one of them win. On 409 the adapter reads again and calls :func:`decide` again.
-* The lease expires at ``renewTime + leaseDurationSeconds``. A leader-for-life lock would be
-  wrong here: the holder's node is about to disappear, and the holder with it.
+* The webhook provisions the Lease (without a holder) with the Deployment's RBAC, so sidecars
+  never create it: they may not (RBAC cannot limit ``create`` by name, and a sidecar that could
+  create Leases could squat on another Deployment's).
+* :func:`decide` reads the current record and says what this candidate may do:
+  :class:`Renew` (it is ours), :class:`TakeOver` (it is free or expired), :class:`Wait` until
+  another holder's term ends, or :class:`Missing` (nothing to take until it is provisioned).
+* Every write it asks for is *conditional*: :class:`Renew` and :class:`TakeOver` carry the
+  ``resourceVersion`` that was read, and the replace fails with 409 if anyone wrote since. Two
+  candidates reading the same record may both be told to write, but never unconditionally, so
+  the API server lets exactly one of them win. On 409 the adapter reads again and calls
+  :func:`decide` again.
+* The lease expires at ``renewTime + leaseDurationSeconds``, a duration capped at
+  :data:`~sidecar.contract.MAX_LEASE_DURATION_S`: no sidecar asks for more, so a longer term was
+  written by someone else and is not trusted to block a failover.
+* :func:`stranger` tells whether a holder can be a pod of this Deployment at all (its name has
+  the shape the ReplicaSet controller gives pods); the sidecar reports one that cannot.
+* A leader-for-life lock would be wrong here: the holder's node is about to disappear, and the
+  holder with it.
 * :func:`release` builds the write that gives the lease up early (on SIGTERM, or when the work
   is done): holder cleared, duration 1 s, so the next candidate need not wait out the term.
 
@@ -29,6 +37,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
+from sidecar import contract
 from sidecar.core import objects
 from sidecar.core.errors import MalformedObjectError
 from sidecar.core.objects import JSONObject
@@ -55,7 +64,17 @@ class LeaseRecord:
         """When the holder's term ends; ``None`` if it never started (no renew time)."""
         if self.renew_time is None:
             return None
-        return self.renew_time + timedelta(seconds=self.duration_s)
+        return self.renew_time + timedelta(seconds=self.trusted_duration_s)
+
+    @property
+    def trusted_duration_s(self) -> int:
+        """The term as written, capped at what any sidecar may ask for."""
+        return min(self.duration_s, contract.MAX_LEASE_DURATION_S)
+
+    @property
+    def absurd_duration(self) -> bool:
+        """A term no sidecar writes: someone else wrote this record."""
+        return self.duration_s > contract.MAX_LEASE_DURATION_S
 
     def is_free(self, now: datetime) -> bool:
         """No holder, or the holder's term is over at ``now``."""
@@ -78,10 +97,8 @@ class LeaseRecord:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Acquire:
-    """No Lease exists: create one with ``spec``. A 409 means another candidate was first."""
-
-    spec: dict[str, Any]
+class Missing:
+    """No Lease exists: nothing to take until the webhook's controller provisions it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,7 +134,7 @@ class Release:
     resource_version: str
 
 
-Decision: TypeAlias = Acquire | Renew | TakeOver | Wait
+Decision: TypeAlias = Missing | Renew | TakeOver | Wait
 
 
 def decide(record: LeaseRecord | None, me: str, now: datetime, duration_s: int) -> Decision:
@@ -131,9 +148,13 @@ def decide(record: LeaseRecord | None, me: str, now: datetime, duration_s: int) 
         raise ValueError("a lease candidate needs a non-empty identity")
     if duration_s < 1:
         raise ValueError(f"lease duration must be at least 1 s, got {duration_s}")
+    if duration_s > contract.MAX_LEASE_DURATION_S:
+        raise ValueError(
+            f"lease duration must be at most {contract.MAX_LEASE_DURATION_S} s, got {duration_s}"
+        )
     now = require_utc(now, "now")
     if record is None:
-        return Acquire(lease_spec(me, duration_s, acquired=now, renewed=now, transitions=0))
+        return Missing()
     version = _version(record)
     if record.holder == me:
         acquired = record.acquire_time or now
@@ -170,6 +191,44 @@ def holds(
     if record is None or record.holder != me or record.expires_at is None:
         return False
     return require_utc(now, "now") + margin < record.expires_at
+
+
+_POD_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+"""The alphabet of the pod-template-hash and the random suffix of generated pod names."""
+_GENERATED_BASE = 58
+"""Kubernetes shortens a ``generateName`` base to this many characters before the suffix."""
+
+
+def stranger(holder: str | None, deployment: str) -> bool:
+    """Whether ``holder`` cannot be the name of a pod of ``deployment``.
+
+    The ReplicaSet controller names pods ``(<deployment>-<hash>-)[:58] + <5 random>``. A holder
+    without that shape is not one of the Deployment's sidecars (which hold the Lease under
+    their pod's name). An empty holder (released) is nobody, not a stranger.
+    """
+    if not holder:
+        return False
+    base = f"{deployment}-"
+    if len(base) >= _GENERATED_BASE:
+        rest = holder[_GENERATED_BASE:] if holder.startswith(base[:_GENERATED_BASE]) else None
+        return rest is None or len(rest) != 5 or not _suffix_chars(rest)
+    if not holder.startswith(base):
+        return True
+    rest = holder[len(base) :]
+    hash_part, dash, random_part = rest.partition("-")
+    if dash:  # <hash>-<random>, the base not shortened
+        return not (
+            1 <= len(hash_part) <= 10
+            and len(random_part) == 5
+            and len(holder) <= _GENERATED_BASE + 5
+            and _suffix_chars(hash_part + random_part)
+        )
+    # the base was shortened inside the hash: a prefix of it, then the random part
+    return len(holder) != _GENERATED_BASE + 5 or not _suffix_chars(rest)
+
+
+def _suffix_chars(text: str) -> bool:
+    return all(char in _POD_SUFFIX_CHARS for char in text)
 
 
 def lease_spec(

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from sidecar import contract
 from sidecar.core import lease
 from sidecar.core.errors import MalformedObjectError
-from sidecar.core.lease import Acquire, LeaseRecord, Renew, TakeOver, Wait
+from sidecar.core.lease import LeaseRecord, Missing, Renew, TakeOver, Wait
 from sidecar.core.times import format_micro_time
 from tests.core.builders import NOW
 
@@ -20,11 +21,16 @@ DURATION = 15
 
 
 def record(
-    holder: str | None, renewed: datetime | None, *, transitions: int = 3, version: str = "7"
+    holder: str | None,
+    renewed: datetime | None,
+    *,
+    transitions: int = 3,
+    version: str = "7",
+    duration_s: int = DURATION,
 ) -> LeaseRecord:
     return LeaseRecord(
         holder=holder,
-        duration_s=DURATION,
+        duration_s=duration_s,
         acquire_time=renewed,
         renew_time=renewed,
         transitions=transitions,
@@ -32,17 +38,72 @@ def record(
     )
 
 
-def test_with_no_lease_a_candidate_creates_one() -> None:
-    decision = lease.decide(None, "web-1", NOW, DURATION)
-    assert decision == Acquire(
+def test_with_no_lease_a_candidate_waits_for_the_webhook_to_provision_it() -> None:
+    assert lease.decide(None, "web-1", NOW, DURATION) == Missing()
+
+
+def test_a_provisioned_lease_without_a_holder_is_taken_in_one_conditional_write() -> None:
+    provisioned = LeaseRecord.from_lease({"metadata": {"resourceVersion": "1"}, "spec": {}})
+    decision = lease.decide(provisioned, "web-1", NOW, DURATION)
+    assert decision == TakeOver(
         {
             "holderIdentity": "web-1",
             "leaseDurationSeconds": DURATION,
             "acquireTime": "2026-01-02T15:04:05.000000Z",
             "renewTime": "2026-01-02T15:04:05.000000Z",
-            "leaseTransitions": 0,
-        }
+            "leaseTransitions": 1,
+        },
+        "1",
+        previous_holder=None,
     )
+
+
+def test_an_absurd_term_is_trusted_only_up_to_the_longest_a_sidecar_asks_for() -> None:
+    squatted = record("web-7d9f8-abcde", NOW, duration_s=10**9)
+    assert squatted.absurd_duration
+    limit = NOW + timedelta(seconds=contract.MAX_LEASE_DURATION_S)
+    assert lease.decide(squatted, "web-1", NOW, DURATION) == Wait("web-7d9f8-abcde", limit)
+    assert isinstance(lease.decide(squatted, "web-1", limit, DURATION), TakeOver)
+    assert not record("web-1", NOW, duration_s=contract.MAX_LEASE_DURATION_S).absurd_duration
+
+
+def test_a_candidate_never_asks_for_a_term_it_would_not_trust() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        lease.decide(None, "web-1", NOW, contract.MAX_LEASE_DURATION_S + 1)
+
+
+STRANGERS = [
+    pytest.param("web", "web-7d9f8c6b5-x2b4q", False, id="a pod of the Deployment"),
+    pytest.param("web", "", False, id="nobody: a released Lease"),
+    pytest.param("web", "web-api-7d9f8c6b5-x2b4q", True, id="a pod of web-api, not of web"),
+    pytest.param("web", "someone", True, id="a name no pod has"),
+    pytest.param("web", "web-7d9f8c6b5-x2b4", True, id="a suffix one short"),
+    pytest.param("web", "web-7d9f8c6b5-X2B4Q", True, id="letters a suffix never has"),
+    pytest.param("d" * 50, "d" * 50 + "-7d9f8c6" + "x2b4q", False, id="a shortened pod name"),
+    pytest.param("d" * 50, "d" * 50 + "-7d9f8c6-x2b4q", True, id="too long to be shortened"),
+    pytest.param("d" * 70, "d" * 58 + "x2b4q", False, id="a long Deployment's pod"),
+    pytest.param("d" * 70, "d" * 57 + "ex2b4q", True, id="another long Deployment's pod"),
+]
+
+
+@pytest.mark.parametrize(("deployment", "holder", "expected"), STRANGERS)
+def test_a_stranger_is_a_holder_that_cannot_be_a_pod_of_the_deployment(
+    deployment: str, holder: str, expected: bool
+) -> None:
+    assert lease.stranger(holder, deployment) is expected
+
+
+@given(
+    deployment=st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,80}[a-z0-9])?", fullmatch=True),
+    template_hash=st.text("bcdfghjklmnpqrstvwxz2456789", min_size=1, max_size=10),
+    suffix=st.text("bcdfghjklmnpqrstvwxz2456789", min_size=5, max_size=5),
+)
+def test_every_name_the_replicaset_controller_gives_a_pod_is_no_stranger(
+    deployment: str, template_hash: str, suffix: str
+) -> None:
+    base = f"{deployment}-{template_hash}-"
+    pod = base[:58] + suffix  # what generateName does with the ReplicaSet's name
+    assert not lease.stranger(pod, deployment)
 
 
 def test_the_holder_renews_keeping_its_acquire_time_and_the_transition_count() -> None:
@@ -150,30 +211,22 @@ class LeaseRace(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = NOW
-        self.stored: tuple[int, dict[str, Any]] | None = None
+        self.stored: tuple[int, dict[str, Any]] = (1, {})  # provisioned without a holder
         self.pending: dict[str, lease.Decision | lease.Release] = {}
         self.term_end: dict[str, datetime | None] = dict.fromkeys(CANDIDATES)
 
-    def read(self) -> LeaseRecord | None:
-        if self.stored is None:
-            return None
+    def read(self) -> LeaseRecord:
         version, spec = self.stored
         return LeaseRecord.from_lease({"metadata": {"resourceVersion": str(version)}, "spec": spec})
 
     def write(self, me: str, decision: lease.Decision | lease.Release) -> bool:
         """Apply ``decision`` as the API server would; ``True`` if it was accepted."""
-        if isinstance(decision, Wait):
+        if isinstance(decision, Wait | Missing):
             return False
-        if isinstance(decision, Acquire):
-            if self.stored is not None:
-                return False  # 409: already exists
-            self.stored = (1, decision.spec)
-        else:
-            if self.stored is None or str(self.stored[0]) != decision.resource_version:
-                return False  # 409: stale resourceVersion
-            self.stored = (self.stored[0] + 1, decision.spec)
+        if str(self.stored[0]) != decision.resource_version:
+            return False  # 409: stale resourceVersion
+        self.stored = (self.stored[0] + 1, decision.spec)
         written = self.read()
-        assert written is not None
         self.term_end[me] = written.expires_at if written.holder == me else None
         return True
 
@@ -185,7 +238,7 @@ class LeaseRace(RuleBasedStateMachine):
         before = self.read()
         decision = lease.decide(before, me, self.now, DURATION)
         accepted = self.write(me, decision)
-        free = before is None or before.holder == me or before.is_free(self.now)
+        free = before.holder == me or before.is_free(self.now)
         assert accepted == free, (decision, before)
         if free:
             assert lease.holds(self.read(), me, self.now)

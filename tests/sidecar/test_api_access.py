@@ -8,6 +8,7 @@ ServiceAccount token that holds exactly the sidecar's Role.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ from sidecar.adapters.errors import (
     Unreachable,
 )
 from sidecar.adapters.kube import Kube as SidecarKube
+from sidecar.contract import State
+from sidecar.core.times import format_micro_time
+from sidecar.leadership import Leadership
+from webhook import rbac
+from webhook.owners import DeploymentFacts
 
 # --- credentials (no cluster) ----------------------------------------------------------------
 
@@ -190,26 +196,57 @@ def test_a_missing_deployment_is_not_found(sidecar_kube: SidecarKube) -> None:
     assert raised.value.status == 404
 
 
-def test_a_lease_is_created_once_and_a_second_create_conflicts(
-    sidecar_kube: SidecarKube,
+def provisioned_lease(kube: Kube, namespace: str) -> dict[str, Any]:
+    """The Lease as the webhook's controller provisions it: no holder, labelled, annotated,
+    owned by the Deployment (which must exist, or the garbage collector removes the Lease)."""
+    owner = kube.apps.create_namespaced_deployment(namespace, deployment(NAME, replicas=0))
+    facts = DeploymentFacts(namespace, NAME, owner.metadata.uid, "failover", {})
+    created = kube.coordination.create_namespaced_lease(namespace, rbac.lease(facts))
+    body: dict[str, Any] = kube.api.sanitize_for_serialization(created)
+    return body
+
+
+def test_the_sidecar_cannot_create_a_lease_not_even_its_own(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
 ) -> None:
     name = contract.lease_name(NAME)
     assert sidecar_kube.get_lease(name) is None
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}}
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
-    created = sidecar_kube.create_lease(name, {"holderIdentity": "a"}, {contract.STATE: "x"})
+    with pytest.raises(Forbidden):
+        sidecar_kube.api.request("POST", path, "create lease", body=body)
 
-    assert created["spec"]["holderIdentity"] == "a"
+
+def test_a_lease_replace_is_conditional_and_keeps_what_the_webhook_set(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
+) -> None:
+    name = contract.lease_name(NAME)
+    provisioned = provisioned_lease(kube, namespace)
+    version = provisioned["metadata"]["resourceVersion"]
+
+    taken = sidecar_kube.replace_lease(
+        name, {"holderIdentity": "a"}, version, {contract.STATE: "x"}, provisioned["metadata"]
+    )
+
+    assert taken["spec"]["holderIdentity"] == "a"
+    assert taken["metadata"]["annotations"] == {
+        **provisioned["metadata"]["annotations"],
+        contract.STATE: "x",
+    }
+    assert taken["metadata"]["ownerReferences"] == provisioned["metadata"]["ownerReferences"]
+    assert taken["metadata"]["labels"] == provisioned["metadata"]["labels"]
     with pytest.raises(Conflict):
-        sidecar_kube.create_lease(name, {"holderIdentity": "b"}, {})
+        sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {}, {})
 
 
 def test_a_lease_watch_delivers_changes_and_ends_quietly_after_silence(
-    sidecar_kube: SidecarKube,
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
 ) -> None:
     name = contract.lease_name(NAME)
-    created = sidecar_kube.create_lease(name, {"holderIdentity": "a"}, {})
+    created = provisioned_lease(kube, namespace)
     version = created["metadata"]["resourceVersion"]
-    sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {})
+    sidecar_kube.replace_lease(name, {"holderIdentity": "b"}, version, {}, created["metadata"])
 
     seen = list(sidecar_kube.watch_lease(name, version, timeout_s=60, quiet_s=1.5))
 
@@ -240,3 +277,46 @@ def test_an_api_server_that_does_not_answer_is_unreachable(
 
     with pytest.raises(Unreachable, match="get deployment web"):
         kube.get_deployment()
+
+
+def test_a_stranger_holding_the_lease_for_an_absurd_term_is_reported_once_as_a_warning(
+    kube: Kube, namespace: str, sidecar_kube: SidecarKube
+) -> None:
+    """Someone with other rights (here: the admin) squats on the provisioned Lease; the
+    sidecar waits only the term it trusts, and says so once in a Warning Event."""
+    provisioned = provisioned_lease(kube, namespace)
+    now = datetime.now(UTC)
+    squat = {
+        "holderIdentity": "mallory",
+        "leaseDurationSeconds": 10**6,
+        "renewTime": format_micro_time(now),
+    }
+    kube.coordination.patch_namespaced_lease(
+        provisioned["metadata"]["name"], namespace, {"spec": squat}
+    )
+    deployment_body = kube.api.sanitize_for_serialization(
+        kube.apps.read_namespaced_deployment(NAME, namespace)
+    )
+
+    def report(message: str) -> None:
+        sidecar_kube.record_event(
+            deployment_body,
+            reason="LeaseHeldByStranger",
+            message=message,
+            warning=True,
+            reporter="web-7d9f8-x2b4q",
+            now=now,
+        )
+
+    leader = Leadership(sidecar_kube, "web-7d9f8-x2b4q", 15, on_suspicious=report)
+    assert not leader.acquire(now, State.WATCHING)
+    leader.record = None
+    assert not leader.acquire(now, State.WATCHING)  # read again: the same squat, not reported
+
+    assert leader.record is not None
+    assert leader.record.expires_at == now + timedelta(seconds=contract.MAX_LEASE_DURATION_S)
+    events = kube.core.list_namespaced_event(namespace).items
+    warnings = [e for e in events if e.reason == "LeaseHeldByStranger"]
+    assert len(warnings) == 1
+    assert warnings[0].type == "Warning"
+    assert "'mallory'" in warnings[0].message

@@ -23,11 +23,16 @@ from devtools.controlplane.waiting import wait_for
 from .harness import RunningWebhook, Tls, make_tls, settings, shipped, webhook_configuration
 
 WEBHOOK_ACCOUNT = "spot-failover-webhook"
-POLICIES = (
-    "spot-failover-sidecar-scope",
-    "spot-failover-sidecar-pods",
-    "spot-failover-webhook-never-writes",
+POLICY_FILES = (
+    "base/sidecar-policy.yaml",
+    "base/webhook-policy.yaml",
+    "base/webhook-rbac-policy.yaml",
+    "base/lease-policy.yaml",
+    "base/events-policy.yaml",
 )
+UNSCOPED = frozenset({"spot-failover-webhook-rbac"})
+"""Bound cluster-wide as shipped: it matches only the webhook's ServiceAccount, and refusing
+RBAC writes in other namespaces (kube-system) is what it is for."""
 
 
 def _bare_pod(name: str) -> dict[str, Any]:
@@ -50,8 +55,7 @@ def shipped_cluster_objects(kube: Kube) -> Iterator[None]:
     documents = [
         *shipped("base/webhook-rbac.yaml"),
         *shipped("base/sidecar-nodes-clusterrole.yaml"),
-        *shipped("base/sidecar-policy.yaml"),
-        *shipped("base/webhook-policy.yaml"),
+        *(doc for path in POLICY_FILES for doc in shipped(path)),
     ]
     kinds = {"ClusterRole", "ValidatingAdmissionPolicy"}
     objects = [doc for doc in documents if doc["kind"] in kinds]
@@ -106,27 +110,32 @@ def webhook_kubeconfig(
 def policy_bindings(
     kube: Kube, webhook_namespace: str, shipped_cluster_objects: None
 ) -> Iterator[None]:
-    """The shipped admission policies, bound to the test namespace only."""
+    """The shipped admission policies' bindings, limited to the test namespace (but UNSCOPED)."""
     admission = kube.dynamic.resources.get(
         api_version="admissionregistration.k8s.io/v1", kind="ValidatingAdmissionPolicyBinding"
     )
     names = []
-    for policy in POLICIES:
-        name = f"{policy}-{webhook_namespace}"
+    shipped_bindings = [
+        doc
+        for path in POLICY_FILES
+        for doc in shipped(path)
+        if doc["kind"] == "ValidatingAdmissionPolicyBinding"
+    ]
+    for binding in shipped_bindings:
+        spec = dict(binding["spec"])
+        name = f"{spec['policyName']}-{webhook_namespace}"
+        if spec["policyName"] not in UNSCOPED:
+            spec["matchResources"] = {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": webhook_namespace}
+                }
+            }
         admission.create(
             body={
                 "apiVersion": "admissionregistration.k8s.io/v1",
                 "kind": "ValidatingAdmissionPolicyBinding",
                 "metadata": {"name": name},
-                "spec": {
-                    "policyName": policy,
-                    "validationActions": ["Deny"],
-                    "matchResources": {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": webhook_namespace}
-                        }
-                    },
-                },
+                "spec": spec,
             }
         )
         names.append(name)

@@ -14,6 +14,7 @@ from devtools.controlplane.kube import Kube
 from sidecar import contract
 from webhook import rbac
 from webhook.certs import Names, service_hosts
+from webhook.owners import DeploymentFacts
 from webhook.server import PATH
 from webhook.settings import ADMISSION_TIMEOUT_S, Settings
 
@@ -228,11 +229,20 @@ def test_the_policy_holds_every_deployment_and_pod_spec_field_it_does_not_free(
         assert f"variables.new.?affinity.?{field} ==" in text, field
 
 
-def test_the_policy_applies_to_pod_bound_tokens_of_the_deployments_own_account() -> None:
-    conditions = {c["name"]: c["expression"] for c in sidecar_policy()["spec"]["matchConditions"]}
-    assert "authentication.kubernetes.io/pod-name" in conditions["pod-bound-token"]
-    assert contract.ENABLED in conditions["opted-in"]
-    assert "serviceAccountName" in conditions["own-service-account"]
+def test_the_policy_applies_to_the_accounts_the_webhooks_role_bindings_bind() -> None:
+    """Keyed on the grant, not on the Deployment's opt-in annotation or current account."""
+    spec = sidecar_policy()["spec"]
+    assert spec["paramKind"] == {"apiVersion": f"{rbac.RBAC_GROUP}/v1", "kind": "RoleBinding"}
+    conditions = {c["name"]: c["expression"] for c in spec["matchConditions"]}
+    assert rbac.DEPLOYMENT_ANNOTATION in conditions["grants-this-deployment"]
+    assert "params.?subjects" in conditions["to-the-requester"]
+    assert not any(contract.ENABLED in c or "serviceAccountName" in c for c in conditions.values())
+    binding = find(render(), "ValidatingAdmissionPolicyBinding", "spot-failover-sidecar-scope")
+    labels = binding["spec"]["paramRef"]["selector"]["matchLabels"]
+    assert (
+        labels
+        == rbac.role_binding(DeploymentFacts("shop", "web", "uid", "web", {}))["metadata"]["labels"]
+    )
 
 
 # --- the whole install on the API server -------------------------------------------------------
@@ -264,3 +274,60 @@ def test_kubectl_apply_k_deploy_passes_a_server_side_dry_run(
     lines = result.stdout.strip().splitlines()
     assert len(lines) == len(render())
     assert all(line.endswith("(server dry run)") for line in lines)
+
+
+# --- the webhook's RBAC policy and the Lease policy ---------------------------------------------
+
+
+def policy_variable(policy: str, name: str) -> str:
+    document = find(render(), "ValidatingAdmissionPolicy", policy)
+    (variable,) = [v for v in document["spec"]["variables"] if v["name"] == name]
+    return " ".join(str(variable["expression"]).split())
+
+
+def rules_as_cel(rules: list[dict[str, Any]], deployment: str) -> str:
+    """The contract's rules in the policy's form: lists joined with ','."""
+    lease = contract.lease_name(deployment)
+
+    def joined(values: list[str]) -> str:
+        if values == [deployment]:
+            return "string(variables.deployment)"
+        if values == [lease]:
+            return "string(variables.leaseRuleName)"
+        return "'" + ",".join(values) + "'"
+
+    keys = ("apiGroups", "resources", "resourceNames", "verbs")
+    maps = [
+        "{" + ", ".join(f"'{key}': {joined(rule.get(key, []))}" for key in keys) + "}"
+        for rule in rules
+    ]
+    return "[ " + ", ".join(maps) + " ]"
+
+
+def test_the_webhook_rbac_policy_allows_exactly_the_contracts_sidecar_rules() -> None:
+    expected = rules_as_cel(contract.sidecar_role_rules("DEPLOYMENT"), "DEPLOYMENT")
+    assert policy_variable("spot-failover-webhook-rbac", "sidecarRules") == expected
+
+
+def test_the_lease_policy_caps_the_term_where_the_sidecar_stops_trusting_it() -> None:
+    document = find(render(), "ValidatingAdmissionPolicy", "spot-failover-lease-holders")
+    expressions = [v["expression"] for v in document["spec"]["validations"]]
+    assert f"leaseDurationSeconds.orValue(0) <= {contract.MAX_LEASE_DURATION_S}" in " ".join(
+        expressions
+    )
+
+
+def test_only_the_admission_port_is_limited_to_where_the_api_server_calls_from() -> None:
+    policy = find(render(), "NetworkPolicy", "spot-failover-webhook")
+    pods = webhook_deployment()["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pods.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    admission, health = policy["spec"]["ingress"]
+    assert admission["ports"] == [{"port": "https", "protocol": "TCP"}]
+    assert all(set(peer) == {"ipBlock"} for peer in admission["from"])
+    assert health == {"ports": [{"port": "http-health", "protocol": "TCP"}]}
+
+
+def test_a_webhook_pod_that_is_not_ready_never_blocks_a_drain() -> None:
+    budget = find(render(), "PodDisruptionBudget", "spot-failover-webhook")
+    assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"

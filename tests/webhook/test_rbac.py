@@ -147,12 +147,13 @@ def test_the_nodes_binding_stays_while_another_deployment_of_the_account_is_opte
 class Sidecar:
     """API access with a token bound to one pod of the Deployment, as the sidecar has it."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str, name: str, pod: str = "") -> None:
         self.api = api
         self.apps = client.AppsV1Api(api)
         self.leases = client.CoordinationV1Api(api)
         self.namespace = namespace
         self.name = name
+        self.pod = pod
 
     def read(self, name: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = self.api.sanitize_for_serialization(
@@ -212,7 +213,7 @@ def sidecar(
     token = pod_bound_token(kube.api, webhook_namespace, account, pod)
     kubeconfig = cluster.kubeconfig_for_token(token, tmp_path / "sidecar-kubeconfig")
     api = client.ApiClient(_configuration(kubeconfig))
-    yield Sidecar(api, webhook_namespace, name)
+    yield Sidecar(api, webhook_namespace, name, pod)
     api.close()
 
 
@@ -250,13 +251,17 @@ def test_the_sidecar_identity_can_move_its_own_deployment_to_fargate_and_back(
     sidecar.patch({"spec": {"template": {"spec": {"nodeSelector": {"pool": "spot"}}}}})
 
 
-def test_the_sidecar_identity_can_hold_its_deployments_lease(sidecar: Sidecar) -> None:
+def test_the_sidecar_identity_can_hold_and_release_its_deployments_provisioned_lease(
+    sidecar: Sidecar,
+) -> None:
     name = contract.lease_name(sidecar.name)
-    lease = {"metadata": {"name": name}, "spec": {"holderIdentity": "pod-a"}}
-    sidecar.leases.create_namespaced_lease(sidecar.namespace, lease)
     current = sidecar.leases.read_namespaced_lease(name, sidecar.namespace)
-    current.spec.holder_identity = "pod-b"
-    sidecar.leases.replace_namespaced_lease(name, sidecar.namespace, current)
+    assert not current.spec.holder_identity  # provisioned without a holder
+    current.spec.holder_identity = sidecar.pod
+    current.spec.lease_duration_seconds = 15
+    taken = sidecar.leases.replace_namespaced_lease(name, sidecar.namespace, current)
+    taken.spec.holder_identity = ""
+    sidecar.leases.replace_namespaced_lease(name, sidecar.namespace, taken)
     with pytest.raises(ApiException) as refused:
         sidecar.leases.read_namespaced_lease("someone-elses-lease", sidecar.namespace)
     assert refused.value.status == 403

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sidecar import contract
 from webhook import rbac
 from webhook.owners import DeploymentFacts
@@ -46,8 +51,68 @@ def test_the_nodes_binding_is_per_account_and_names_it_unambiguously() -> None:
 def test_names_too_long_for_kubernetes_are_shortened_with_a_hash() -> None:
     long_name = "d" * 253
     first = rbac.role_name(long_name)
-    assert len(first) <= 253
+    assert len(first) == contract.MAX_NAME
     assert first != rbac.role_name("d" * 252)
+
+
+DNS_SUBDOMAIN = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", fullmatch=True)
+"""Names a Deployment, a namespace's ServiceAccount, may have (up to 253 characters)."""
+NEAR_THE_LIMIT = st.builds(
+    lambda head, tail: (head * 300)[: 230 + len(tail) % 24] + tail,
+    st.sampled_from(["d", "web-", "a.b"]),
+    st.text("abc.-0", max_size=23).map(lambda t: t.strip(".-") + "z"),
+)
+"""Names that share a long prefix and straddle the length where shortening begins."""
+NAMES = st.one_of(DNS_SUBDOMAIN, NEAR_THE_LIMIT)
+VALID = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+"""RFC 1123 subdomain (length aside), what Lease names must be."""
+
+
+@given(st.lists(NAMES, min_size=2, max_size=6, unique=True))
+def test_role_names_of_different_deployments_never_meet(deployments: list[str]) -> None:
+    assert len({rbac.role_name(d) for d in deployments}) == len(deployments)
+
+
+@given(st.lists(NAMES, min_size=2, max_size=6, unique=True))
+def test_lease_names_of_different_deployments_never_meet(deployments: list[str]) -> None:
+    assert len({contract.lease_name(d) for d in deployments}) == len(deployments)
+
+
+@given(
+    st.lists(
+        st.tuples(st.from_regex(r"[a-z0-9]{1,63}", fullmatch=True), NAMES),
+        min_size=2,
+        max_size=6,
+        unique=True,
+    )
+)
+def test_node_binding_names_of_different_accounts_never_meet(
+    accounts: list[tuple[str, str]],
+) -> None:
+    assert len({rbac.node_binding_name(a) for a in accounts}) == len(accounts)
+
+
+@given(NAMES)
+def test_a_shortened_name_cannot_equal_a_literal_one(name: str) -> None:
+    """Literal names are shorter than the limit, shortened ones exactly at it; both are valid
+    DNS subdomains."""
+    derived = contract.bounded_name(name)
+    assert (derived == name) == (len(name) < contract.MAX_NAME)
+    assert len(derived) <= contract.MAX_NAME
+    if derived != name:
+        assert len(derived) == contract.MAX_NAME
+    lease = contract.lease_name(name)
+    if VALID.fullmatch("spot-failover-" + name):
+        assert VALID.fullmatch(lease), lease
+
+
+def test_the_shortened_shape_the_admission_policies_check() -> None:
+    """webhook-rbac-policy.yaml accepts a shortened name that starts with the literal's first
+    235 characters and is exactly 253 long."""
+    literal = "spot-failover-sidecar-" + "x" * 240
+    shortened = rbac.role_name("x" * 240)
+    assert len(shortened) == 253
+    assert shortened.startswith(literal[:235])
 
 
 def test_accounts_need_the_nodes_binding_only_for_opted_in_live_deployments() -> None:
