@@ -24,6 +24,43 @@ from benchmarks.session import control_plane, failover
 SUITES = ("idle", "notice", "load", "admission", "abuse", "timeline", "reclaim")
 
 
+def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
+    """The suites that measure spot-failover itself, on one cluster with a fast Fargate."""
+    figures: dict[str, float] = {}
+    with control_plane() as (cluster, kube, work):
+        if "idle" in chosen:
+            with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
+                figures |= sidecar_idle.run(running)
+            print("idle:", figures, flush=True)
+        if "notice" in chosen:
+            for replicas in (1, 10, 50):
+                for poll_s in (1.0, 2.0):
+                    env = notice_to_patch.sidecar_env(poll_s)
+                    with failover(cluster, kube, work, env) as running:
+                        samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
+                    key = f"n{replicas}_poll{poll_s:.0f}s"
+                    figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
+                    figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
+                    print(key, sorted(round(s, 3) for s in samples), flush=True)
+        if "load" in chosen:
+            with failover(cluster, kube, work, migration_load.SIDECAR_ENV) as running:
+                figures |= migration_load.run(running)
+            print("load:", figures, flush=True)
+        if "admission" in chosen:
+            measured = admission.run(cluster, kube, work)
+            figures |= measured
+            print("admission:", measured, flush=True)
+        if "abuse" in chosen:
+            measured = admission_abuse.run(cluster, kube, work)
+            figures |= measured
+            print("abuse:", measured, flush=True)
+        if "timeline" in chosen:
+            measured = timeline.run(cluster, kube, work, args.timeline_trials)
+            figures |= measured
+            print("timeline:", measured, flush=True)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma list of {SUITES}")
@@ -37,37 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, float] = {}
     began = time.monotonic()
     if chosen - {"reclaim"}:
-        with control_plane() as (cluster, kube, work):
-            if "idle" in chosen:
-                with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
-                    figures |= sidecar_idle.run(running)
-                print("idle:", figures, flush=True)
-            if "notice" in chosen:
-                for replicas in (1, 10, 50):
-                    for poll_s in (1.0, 2.0):
-                        env = notice_to_patch.sidecar_env(poll_s)
-                        with failover(cluster, kube, work, env) as running:
-                            samples = notice_to_patch.run(running, replicas, poll_s, args.trials)
-                        key = f"n{replicas}_poll{poll_s:.0f}s"
-                        figures[f"notice_to_patch_p50_s_{key}"] = results.percentile(samples, 50)
-                        figures[f"notice_to_patch_p99_s_{key}"] = results.percentile(samples, 99)
-                        print(key, sorted(round(s, 3) for s in samples), flush=True)
-            if "load" in chosen:
-                with failover(cluster, kube, work, migration_load.SIDECAR_ENV) as running:
-                    figures |= migration_load.run(running)
-                print("load:", figures, flush=True)
-            if "admission" in chosen:
-                measured = admission.run(cluster, kube, work)
-                figures |= measured
-                print("admission:", measured, flush=True)
-            if "abuse" in chosen:
-                measured = admission_abuse.run(cluster, kube, work)
-                figures |= measured
-                print("abuse:", measured, flush=True)
-            if "timeline" in chosen:
-                measured = timeline.run(cluster, kube, work, args.timeline_trials)
-                figures |= measured
-                print("timeline:", measured, flush=True)
+        figures |= _fast_fargate_suites(chosen, args)
     if "reclaim" in chosen:
         plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
         with control_plane(timing=reclaim.TIMING) as (cluster, kube, work):
