@@ -25,7 +25,7 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     failover: Scenario, tmp_path: Path
 ) -> None:
     original = failover.create(
-        NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "4s"}, tweak=slow_rollout(12)
+        NAME, replicas=3, annotations={contract.FAILBACK_AFTER: "15s"}, tweak=slow_rollout(12)
     )
     assert not has_sidecar(original["spec"]["template"])  # as the user wrote it
     assert all(has_sidecar(pod) for pod in failover.pods(NAME))
@@ -50,7 +50,7 @@ def test_a_notice_moves_the_deployment_to_fargate_and_the_cooldown_brings_it_bac
     failover.wait_state(NAME, State.ON_FARGATE, timeout_s=90)
     on_fargate = status(failover, tmp_path)[NAME]
     assert (on_fargate["state"], on_fargate["computeType"]) == ("OnFargate", "fargate")
-    assert on_fargate["failback"]["after"] == "4s"
+    assert on_fargate["failback"]["after"] == "15s"
     failover.wait_rolled_out(NAME)
     assert failover.nodes_of(NAME) <= set(FARGATE_NODES)
     failover.wait_sidecars(NAME)  # the Fargate pods were injected too
