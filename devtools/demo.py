@@ -13,9 +13,9 @@ Scenarios: ``happy`` (default), ``leader-killed`` (the leader is SIGKILLed mid-m
 ``failed-rollout`` (the pods mount an EBS volume: Fargate refuses them, the rollout misses its
 progress deadline and is rolled back),
 ``imds-unreachable`` (hop limit 1: the Node taint of the termination handler takes over),
-``webhook-down`` (the webhook is stopped before the notice: the first Fargate pods come up
-without the sidecar, the move completes with the sidecars that exist, and once the webhook is
-back it reports the pods it missed).
+``webhook-down`` (the webhook is stopped before the notice: the Fargate pods come up without
+the sidecar; once the webhook is back, one of them is restarted and its replacement, with the
+sidecar, finishes the move, and the webhook reports the pods it missed).
 Exits non-zero if the story does not end where it should.
 """
 
@@ -293,6 +293,12 @@ class Demo:
         self.timeline.say("without the sidecar", ", ".join(sorted(missed)))
         f.webhook.start()
         self.timeline.say("webhook back", "new pods get the sidecar again")
+        # Every replacement started at once, all without the sidecar: once the old pods (and
+        # their sidecars) are gone, a pod restarted now has the sidecar that finishes the move.
+        f.wait_rolled_out(NAME)
+        restarted = min(f.pods_without_sidecar(NAME))
+        f.kube.core.delete_namespaced_pod(restarted, f.namespace)
+        self.timeline.say("pod restarted", f"{restarted}: its replacement gets the sidecar")
 
     def wait_reported(self) -> None:
         f = self.failover
