@@ -181,20 +181,21 @@ BAD_BINDINGS = [
 
 
 @pytest.fixture(scope="module")
-def roles_to_bind(kube: Kube, webhook_namespace: str) -> DeploymentFacts:
-    """A sidecar Role and some-other-role exist (RBAC answers 404 for binding a missing Role,
-    before admission); the webhook holds both Roles' rules, so RBAC would let it bind them.
-    The sidecar Role is owned by no Deployment (the collector would remove it)."""
-    facts = DeploymentFacts(webhook_namespace, unique("web"), "uid", "default", {})
-    role = rbac.role(facts)
-    del role["metadata"]["ownerReferences"]
-    kube.rbac.create_namespaced_role(webhook_namespace, role)
+def roles_to_bind(
+    kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook
+) -> DeploymentFacts:
+    """An opted-in Deployment whose sidecar Role the controller provisioned, and a Role
+    some-other-role (RBAC answers 404 for binding a missing Role, before admission). The
+    webhook holds both Roles' rules, so RBAC alone would let it bind them."""
+    name = unique("web")
+    created = kube.apps.create_namespaced_deployment(webhook_namespace, opted_in(name, "default"))
+    wait_for(Provisioned(kube, webhook_namespace, name, "default").all, 20, "the sidecar RBAC")
     other = {
         "metadata": {"name": "some-other-role"},
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
     }
     kube.rbac.create_namespaced_role(webhook_namespace, other)
-    return facts
+    return DeploymentFacts(webhook_namespace, name, created.metadata.uid, "default", {})
 
 
 @pytest.mark.parametrize(("role", "subject"), BAD_BINDINGS)
@@ -232,10 +233,17 @@ def test_what_the_webhook_provisions_is_allowed(
             )
             == 200
         )
-    assert (
+    binding = rbac.role_binding(roles_to_bind)  # exists already: applied again, as the
+    assert (  # controller does on every change
         status(
-            lambda: webhook_rbac.create_namespaced_role_binding(
-                webhook_namespace, rbac.role_binding(roles_to_bind), **DRY
+            lambda: webhook_rbac.patch_namespaced_role_binding(
+                binding["metadata"]["name"],
+                webhook_namespace,
+                binding,
+                field_manager="spot-failover-webhook",
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                **DRY,
             )
         )
         == 200
