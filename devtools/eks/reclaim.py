@@ -9,7 +9,10 @@ stops. :class:`Reclaimer` plays that, and only that:
 2. it calls the ``on_gone`` hooks (the pod runner's ``kill_node``: the sidecars on the
    instance die with it);
 3. the kubelet stops heartbeating: the reclaimer takes the node's Lease away from kwok (kwok
-   then neither renews it nor plays the node or its pods any more);
+   then neither renews it nor plays the node or its pods any more). Changing the node's
+   ``kwok.x-k8s.io/node`` annotation would not do: kwok v0.8 filters watch updates by its
+   annotation selector and ignores a node that stops matching, keeping its Lease; but it
+   plays only nodes whose Lease it holds, and never takes an unexpired Lease of another holder;
 4. the real controller manager, after its node-monitor grace period, marks the Node NotReady
    and turns its pods' Ready condition False;
 5. then the Node is deleted, as EKS's cloud node lifecycle does for a terminated instance
