@@ -4,7 +4,7 @@
 #                 local control plane
 #   make cluster  start that control plane by hand and print its kubeconfig path
 #   make demo     a whole failover on the local control plane, told as a timeline
-#                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down for the others)
+#                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down|eks-timing)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
 #   make binaries build (or find) the control-plane binaries and print where they are
 #   make promtool build (or find) promtool, which tests the alert rules
