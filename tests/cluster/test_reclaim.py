@@ -80,8 +80,17 @@ def test_at_the_deadline_the_instance_dies_then_its_node_and_pods_go(
         wait_for(lambda: killed, 30, "the instance to be gone")
         assert reclaimer.gone() == {node: deadline}
         assert not reclaimer.is_live(node)
-        lease = kube.coordination.read_namespaced_lease(node, NODE_LEASE_NAMESPACE)
-        assert lease.spec.holder_identity == GONE_HOLDER
+        # The hooks run first, at the deadline itself; then the heartbeats stop.
+        wait_for(
+            lambda: (
+                kube.coordination.read_namespaced_lease(
+                    node, NODE_LEASE_NAMESPACE
+                ).spec.holder_identity
+                == GONE_HOLDER
+            ),
+            30,
+            "the reclaimer to take the node's Lease from kwok",
+        )
         still_ready = [p for p in _pods(kube, namespace) if ready(p)]
         assert len(still_ready) == 2  # the API has not noticed yet
         assert live_and_ready(still_ready, reclaimer.gone(), dt.datetime.now(dt.UTC)) == []
