@@ -57,10 +57,22 @@ SPOT_RECHECK_S = 30.0
 HANDS_OFF_RECHECK_S = 30.0
 """A move left unfinished while the Deployment is paused or opted out is read again this often,
 to resume it when the user hands it back (not every tick: nothing may happen meanwhile)."""
+REFUSED_FIRST_S = 5.0
 REFUSED_BACKOFF_S = 300.0
-"""After the API server refused for good (403: the Role was withdrawn on opt-out; 404: the
-Deployment is gone), wait this long before asking again, instead of failing every tick and
-crash-looping the container."""
+"""After the API server refused for good (403: the Role was withdrawn on opt-out, or not
+provisioned yet; 404: the Deployment is gone), wait before asking again instead of failing
+every tick and crash-looping the container: :data:`REFUSED_FIRST_S` after the first refusal,
+twice as long after each further one, at most this long. A sidecar that starts before the
+webhook's controller has provisioned its Role (the usual order at opt-in) is then refused
+once or twice and acts within seconds of the grant, not minutes later."""
+
+
+def refused_backoff_s(refusals: int) -> float:
+    """How long to wait after the ``refusals``-th refusal in a row (1, 2, ...)."""
+    doublings = max(0, min(refusals - 1, 16))
+    return min(REFUSED_BACKOFF_S, REFUSED_FIRST_S * float(2**doublings))
+
+
 FAILBACK_SPREAD_S = 10.0
 """Each sidecar wakes for a due failback up to this much (at most a tenth of the cooldown) after
 the cooldown ends, so the one that wakes first usually starts the move before the others read
@@ -91,6 +103,8 @@ class Memory:
     health: health.Verdict | None = None
     failed_ticks: int = 0
     refused_until: datetime | None = None
+    refusals: int = 0
+    """Refusals in a row (see :func:`refused_backoff_s`)."""
     """Set after a refusal that retrying will not mend (:class:`GiveUp`)."""
 
 
@@ -178,11 +192,14 @@ class Daemon:
             self._tick(signal, stop)
             self.memory.failed_ticks = 0
             self.memory.refused_until = None
+            self.memory.refusals = 0
         except GiveUp as error:
-            self.memory.refused_until = now + timedelta(seconds=REFUSED_BACKOFF_S)
+            self.memory.refusals += 1
+            wait_s = refused_backoff_s(self.memory.refusals)
+            self.memory.refused_until = now + timedelta(seconds=wait_s)
             log.warning(
                 "the API server refused; asking again later",
-                extra={**self._context(), "error": str(error), "in_s": REFUSED_BACKOFF_S},
+                extra={**self._context(), "error": str(error), "in_s": wait_s},
             )
         except ApiError as error:
             self.memory.failed_ticks += 1
