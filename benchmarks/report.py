@@ -16,6 +16,13 @@ def _row(figures: Mapping[str, float], key: str, target: str, unit: str = "") ->
     return f"| `{key}` | {shown} | {target} |"
 
 
+def _duration(figures: Mapping[str, float]) -> str:
+    minutes = figures.get("bench_whole_run_min")
+    if minutes is None:
+        return "No whole `make bench` with every suite has been timed yet."
+    return f"A whole `make bench` took {minutes:.1f} min the last time it ran."
+
+
 def write(figures: Mapping[str, float]) -> None:
     notice_rows = []
     for replicas in (1, 10, 50):
@@ -33,8 +40,7 @@ def write(figures: Mapping[str, float]) -> None:
         "API server (its audit log), not by the sidecars. Raw figures:",
         "`benchmarks/results/latest.json`.",
         "",
-        f"Machine: {results.machine()}. A whole `make bench` took "
-        f"{figures.get('bench_whole_run_min', float('nan')):.1f} min the last time it ran.",
+        f"Machine: {results.machine()}. {_duration(figures)}",
         "",
         "## Notice → patch",
         "",
