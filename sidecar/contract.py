@@ -83,6 +83,14 @@ MOVE_STRATEGY: Final = "RollingUpdate:100%:0"
 """The strategy a move sets (in :data:`SAVED_STRATEGY`'s form): every replacement starts at once
 (``maxSurge: 100%``) and no pod goes before its replacement is available (``maxUnavailable: 0``)."""
 
+QUOTA_RETRY: Final = PREFIX + "quota-retry"
+"""RFC 3339 UTC time at which the leader last asked for the pods a ResourceQuota refused, while
+a move whose strategy was fitted to that quota waits for them. The Deployment controller copies
+a Deployment's annotations to its ReplicaSets, and a changed ReplicaSet is synced at once; without
+it the ReplicaSet controller retries a refused pod only after an exponential back-off that a
+quota's refusals grow to minutes, though the quota has room again seconds after the doomed pods
+go. Removed by the write that ends the move."""
+
 HISTORY_LIMIT: Final = 20
 
 USER_ANNOTATIONS: Final = (
@@ -106,6 +114,7 @@ KEPT_ANNOTATIONS: Final = (
     SAVED_SCHEDULING,
     NOTICE,
     SAVED_STRATEGY,
+    QUOTA_RETRY,
 )
 """Every annotation spot-failover keeps on a Deployment."""
 

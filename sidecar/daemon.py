@@ -403,19 +403,17 @@ class Daemon:
                     self.memory.health = self._health(view, action)
                     return Outcome.AGAIN
                 case actions.WriteTransition():
-                    try:
-                        written = self.kube.replace_deployment(action.body)
-                    except Conflict:
-                        self.metrics.conflicts.inc()
+                    if not self._replace(action.body):
                         log.info(
                             "deployment changed under us; deciding again", extra=self._context()
                         )
                         self.memory.health = None
                         return Outcome.REREAD
                     self._record_transition(action, view, now)
-                    self._written = written
-                    if self.following is not None:
-                        self.following.expect(_version(written))
+                    outcome = Outcome.WRITTEN
+                case actions.AskForRefusedPods() if self._replace(action.body):
+                    # On a conflict nothing is lost: the next tick asks again.
+                    log.info("asked again for the pods a quota refused", extra=self._context())
                     outcome = Outcome.WRITTEN
                 case actions.RecordEvent():
                     self._event(view, action.reason, action.message, warning=action.warning)
@@ -428,6 +426,18 @@ class Daemon:
                 case actions.Nothing():
                     log.debug("nothing to do", extra={**self._context(), "reason": action.reason})
         return outcome
+
+    def _replace(self, body: JSONObject) -> bool:
+        """The conditional replace of the Deployment; ``False`` if it changed since read."""
+        try:
+            written = self.kube.replace_deployment(body)
+        except Conflict:
+            self.metrics.conflicts.inc()
+            return False
+        self._written = written
+        if self.following is not None:
+            self.following.expect(_version(written))
+        return True
 
     def _record_transition(
         self, action: actions.WriteTransition, view: DeploymentView, now: datetime

@@ -15,6 +15,8 @@ order and stops at the first one that fails. Rules for the executor:
   nodes, compute :func:`sidecar.core.health.pods_verdict` (and the URL check if ``url`` is set,
   folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it.
 * :class:`Wait` and :class:`Nothing` change nothing; ``until`` is a hint for the next tick.
+* :class:`AskForRefusedPods` is a conditional replace of the Deployment that changes only
+  :data:`~sidecar.contract.QUOTA_RETRY`; on 409 it is simply dropped (the next tick asks again).
 * :class:`MarkDoomedPods` (before the write that starts a move) and :class:`ClearDoomedPods`
   (after the write that rolls it back) patch the pod-deletion cost of the Deployment's pods on
   ``node``; best effort: a failed patch is logged and never stops the move.
@@ -80,6 +82,15 @@ class WriteTransition:
     template_changed: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class AskForRefusedPods:
+    """Replace the Deployment with ``body`` (only :data:`~sidecar.contract.QUOTA_RETRY` changed),
+    conditional on its ``metadata.resourceVersion``: the ReplicaSets get the annotation, and the
+    ReplicaSet controller retries the pods a quota refused now rather than after its back-off."""
+
+    body: JSONObject
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RecordEvent:
     """Record a Kubernetes Event on the Deployment (type ``Warning`` if ``warning``)."""
@@ -108,6 +119,7 @@ Action: TypeAlias = (
     Nothing
     | Wait
     | AcquireLease
+    | AskForRefusedPods
     | ReleaseLease
     | CheckHealth
     | WriteTransition
@@ -118,6 +130,7 @@ Action: TypeAlias = (
 
 WRITES: tuple[type, ...] = (
     AcquireLease,
+    AskForRefusedPods,
     ReleaseLease,
     WriteTransition,
     RecordEvent,

@@ -128,6 +128,8 @@ class DeploymentView:
     replicas: int
     saved_strategy: str | None = None
     """Raw ``saved-strategy`` annotation; decode with :func:`sidecar.core.strategy.decode`."""
+    quota_retry: datetime | None = None
+    """When the leader last asked for the pods a quota refused (an unreadable value: never)."""
 
     @property
     def template(self) -> JSONObject:
@@ -175,6 +177,7 @@ class DeploymentView:
             notice=Notice.from_json(raw_notice) if raw_notice else None,
             replicas=objects.integer(spec, "replicas", "spec", 1) or 0,
             saved_strategy=annotations.get(contract.SAVED_STRATEGY),
+            quota_retry=parse_time(annotations.get(contract.QUOTA_RETRY) or ""),
         )
 
 
@@ -212,6 +215,7 @@ def transition_body(
     annotations[contract.LAST_TRANSITION] = format_time(now)
     annotations[contract.MESSAGE] = message[:MESSAGE_LIMIT]
     annotations[contract.HISTORY] = dump_history(history)
+    annotations.pop(contract.QUOTA_RETRY, None)  # a transition starts or ends a wait anew
     for key, value in (
         (contract.SAVED_SCHEDULING, saved_scheduling),
         (contract.NOTICE, None if notice is None else notice.to_json()),
@@ -230,6 +234,22 @@ def transition_body(
     metadata["annotations"] = annotations
     if template is not None:
         body.setdefault("spec", {})["template"] = copy.deepcopy(dict(template))
+    return body
+
+
+def quota_retry_body(view: DeploymentView, now: datetime) -> dict[str, Any]:
+    """A copy of the Deployment body with :data:`~sidecar.contract.QUOTA_RETRY` set to ``now``
+    and nothing else changed, for a conditional replace (its ``resourceVersion`` is kept)."""
+    body = copy.deepcopy(dict(view.body))
+    metadata = body.setdefault("metadata", {})
+    if not metadata.get("resourceVersion"):
+        raise MalformedObjectError(
+            "metadata.resourceVersion", "missing: the write would not be conditional"
+        )
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        contract.QUOTA_RETRY: format_time(now),
+    }
     return body
 
 

@@ -26,6 +26,10 @@ When an event happens:
   corrupt; the template is left on Fargate, where the pods run.
 * ``QuotaRefused``: in Migrating and FailingBack, a ResourceQuota refuses the pods the move's
   strategy surges; the strategy is made to fit (:func:`~sidecar.core.strategy.within_quota`).
+  While the quota still refuses pods of the fitted move, the leader asks for them again every
+  :data:`~sidecar.core.strategy.QUOTA_RETRY_EVERY`
+  (:class:`~sidecar.core.actions.AskForRefusedPods`): the quota has room again seconds after
+  the doomed pods go, but the ReplicaSet controller would retry only after its back-off.
 
 Both moves (to Fargate, and back to spot) set the move's fast strategy in the write that changes
 the template, and every write that ends a move restores the user's (:mod:`~sidecar.core.strategy`).
@@ -46,8 +50,8 @@ from sidecar import contract
 from sidecar.contract import ComputeType, State
 from sidecar.core import fargate, health, objects, rollout
 from sidecar.core import strategy as rollout_strategy
-from sidecar.core.actions import Action, CheckHealth, Nothing, Wait
-from sidecar.core.annotations import DeploymentView, Notice
+from sidecar.core.actions import Action, AskForRefusedPods, CheckHealth, Nothing, Wait
+from sidecar.core.annotations import DeploymentView, Notice, quota_retry_body
 from sidecar.core.durations import Duration, Never, format_duration
 from sidecar.core.errors import InvalidSavedSchedulingError
 from sidecar.core.inputs import Facts, Policy
@@ -110,7 +114,7 @@ def _after_failure(view: DeploymentView, facts: Facts, policy: Policy, _now: dat
 def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
     outcome = _follow(view, facts, policy, now, expected=ComputeType.FARGATE)
     if isinstance(outcome, Stay):
-        return _fit_quota(view, facts) or outcome
+        return _within_quota(view, facts, now, outcome)
     ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, _Succeeded):
         return Move(
@@ -182,7 +186,7 @@ def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetim
 def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
     outcome = _follow(view, facts, policy, now, expected=ComputeType.SPOT)
     if isinstance(outcome, Stay):
-        return _fit_quota(view, facts) or outcome
+        return _within_quota(view, facts, now, outcome)
     ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, _Succeeded):
         return Move(
@@ -274,19 +278,34 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
     )
 
 
-def _fit_quota(view: DeploymentView, facts: Facts) -> Move | None:
-    """While a ResourceQuota refuses the move's surge, the move's strategy made to fit it."""
+def _within_quota(view: DeploymentView, facts: Facts, now: datetime, waiting: Stay) -> Step:
+    """While a ResourceQuota refuses the move's surge: the move's strategy made to fit it; once
+    fitted, the refused pods asked for again every
+    :data:`~sidecar.core.strategy.QUOTA_RETRY_EVERY`. Otherwise ``waiting`` as it is."""
     refusal = rollout_strategy.quota_refusal(view.body)
-    current = rollout_strategy.encode(rollout_strategy.current(view.body))
-    if refusal is None or current != contract.MOVE_STRATEGY:
-        return None  # no refusal, already fitted, or the user's own strategy: theirs
-    change = rollout_strategy.within_quota(view.replicas, facts.doomed_pods, view.saved_strategy)
-    unavailable = (change.strategy or {})["rollingUpdate"]["maxUnavailable"]
-    return Move(
-        Event.QUOTA_REFUSED,
-        f"a ResourceQuota refuses the pods the move starts at once ({refusal[:300]}); the move "
-        f"goes on with maxUnavailable {unavailable}: the pods on the interrupted node go first",
-        strategy=change,
+    if refusal is None:
+        return waiting
+    current = rollout_strategy.current(view.body)
+    if rollout_strategy.encode(current) == contract.MOVE_STRATEGY:
+        change = rollout_strategy.within_quota(
+            view.replicas, facts.doomed_pods, view.saved_strategy
+        )
+        unavailable = (change.strategy or {})["rollingUpdate"]["maxUnavailable"]
+        return Move(
+            Event.QUOTA_REFUSED,
+            f"a ResourceQuota refuses the pods the move starts at once ({refusal[:300]}); the "
+            f"move goes on with maxUnavailable {unavailable}: the pods on the interrupted node "
+            "go first",
+            strategy=change,
+        )
+    if not rollout_strategy.is_moves(current):
+        return waiting  # the user's own strategy: theirs
+    last = view.quota_retry
+    if last is not None and now < last + rollout_strategy.QUOTA_RETRY_EVERY:
+        return waiting
+    return Stay(
+        (*waiting.actions, AskForRefusedPods(quota_retry_body(view, now))),
+        needs_lease=True,
     )
 
 

@@ -13,7 +13,8 @@ policy compares the same form in CEL, so a sidecar can only go user → move →
   the move keeps it and says that it means downtime);
 * :func:`restored`: the change that ends a move. Only a strategy the move set is replaced; one
   the user wrote meanwhile is theirs and stays;
-* :func:`within_quota`: the move's strategy made to fit a ResourceQuota that refuses the surge.
+* :func:`within_quota`: the move's strategy made to fit a ResourceQuota that refuses the surge,
+  and :data:`QUOTA_RETRY_EVERY`, how often the refused pods are asked for again after that.
 
 A change of ``spec.strategy`` alone starts no rollout (the pod-template hash does not change),
 so restoring it after the rollout is harmless. All functions are pure.
@@ -23,12 +24,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import timedelta
 from typing import Any, Final
 
 from sidecar import contract
 from sidecar.core import objects
 from sidecar.core.errors import CorruptStateError, MalformedObjectError
 from sidecar.core.objects import JSONObject
+
+QUOTA_RETRY_EVERY: Final = timedelta(seconds=5)
+"""How often the leader asks again for the pods a quota refused, once the move is fitted to it.
+
+The ReplicaSet controller retries a refused pod after an exponential back-off (5 ms doubling per
+failure, to 1000 s) that nothing resets while some of its pods are still refused, and the
+quota's freed room wakes nothing (kubernetes/kubernetes#98656): with three replicas and no room
+for a surge, the last replacement waited over a minute for a quota that had room a second after
+the old pod went. A change of the ReplicaSet is synced at once, so a write of
+:data:`~sidecar.contract.QUOTA_RETRY` every few seconds bounds each wait."""
 
 RECREATE: Final = "Recreate"
 ROLLING_UPDATE: Final = "RollingUpdate"

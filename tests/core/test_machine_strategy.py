@@ -12,11 +12,29 @@ import pytest
 from sidecar import contract
 from sidecar.contract import State
 from sidecar.core import health
-from sidecar.core.actions import ClearDoomedPods, MarkDoomedPods, RecordEvent, WriteTransition
+from sidecar.core.actions import (
+    AskForRefusedPods,
+    ClearDoomedPods,
+    MarkDoomedPods,
+    RecordEvent,
+    WriteTransition,
+)
 from sidecar.core.annotations import Notice
 from sidecar.core.machine import DOWNTIME_OR_STRATEGY_REASON, Decision, decide
 from sidecar.core.signals import Kind
-from tests.core.builders import NODE, NOW, deployment, done, interruption, leader, policy, view
+from sidecar.core.strategy import QUOTA_RETRY_EVERY
+from sidecar.core.times import format_time
+from tests.core.builders import (
+    NODE,
+    NOW,
+    deployment,
+    done,
+    follower,
+    interruption,
+    leader,
+    policy,
+    view,
+)
 from tests.core.test_machine import in_state
 
 FAST = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}}
@@ -141,13 +159,86 @@ def test_a_quota_that_refuses_the_surge_makes_the_move_let_the_doomed_pods_go() 
     assert "exceeded quota" in event.message
 
 
+FITTED = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 2}}
+
+
+def asks_of(decision: Decision) -> list[AskForRefusedPods]:
+    return [a for a in decision.actions if isinstance(a, AskForRefusedPods)]
+
+
 def test_a_strategy_already_fitted_to_the_quota_is_not_fitted_again() -> None:
-    fitted = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 2}}
     body = mid_move(
-        State.MIGRATING, fitted, "RollingUpdate:25%:25%", generation=2, status=quota_refused()
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=quota_refused()
     )
     decision = decide(view(body), leader(doomed_pods=2), policy(), NOW)
     assert decision.next_state is None
+    assert not [a for a in decision.actions if isinstance(a, WriteTransition)]
+
+
+@pytest.mark.parametrize("state", [State.MIGRATING, State.FAILING_BACK])
+def test_the_leader_asks_again_for_the_pods_a_quota_refused_once_fitted(state: State) -> None:
+    body = mid_move(state, FITTED, "RollingUpdate:25%:25%", generation=2, status=quota_refused())
+    later = NOW + timedelta(seconds=30)
+    (ask,) = asks_of(decide(view(body), leader(), policy(), later))
+
+    annotations = ask.body["metadata"]["annotations"]
+    assert annotations[contract.QUOTA_RETRY] == format_time(later)
+    asked = copy.deepcopy(dict(ask.body))
+    del asked["metadata"]["annotations"][contract.QUOTA_RETRY]
+    assert asked == body, "nothing but the retry time changes"
+
+
+def test_the_refused_pods_are_asked_for_again_only_every_few_seconds() -> None:
+    body = mid_move(
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=quota_refused()
+    )
+    body["metadata"]["annotations"][contract.QUOTA_RETRY] = format_time(NOW)
+    soon = NOW + QUOTA_RETRY_EVERY - timedelta(milliseconds=1)
+
+    assert not asks_of(decide(view(body), leader(), policy(), soon))
+    assert asks_of(decide(view(body), leader(), policy(), NOW + QUOTA_RETRY_EVERY))
+
+
+def test_an_unreadable_retry_time_counts_as_never_asked() -> None:
+    body = mid_move(
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=quota_refused()
+    )
+    body["metadata"]["annotations"][contract.QUOTA_RETRY] = "yesterday"
+    assert asks_of(decide(view(body), leader(), policy(), NOW))
+
+
+def test_nothing_is_asked_for_once_the_quota_refuses_no_more() -> None:
+    body = mid_move(
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=done(3, 2)
+    )
+    body["status"]["updatedReplicas"] = 2
+    assert not asks_of(decide(view(body), leader(), policy(), NOW))
+
+
+def test_a_quota_that_refuses_the_users_own_strategy_is_left_to_the_user() -> None:
+    theirs = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    body = mid_move(State.MIGRATING, theirs, None, generation=2, status=quota_refused())
+    decision = decide(view(body), leader(doomed_pods=1), policy(), NOW)
+    assert decision.next_state is None
+    assert not asks_of(decision)
+
+
+def test_only_the_leader_asks_for_the_refused_pods() -> None:
+    body = mid_move(
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=quota_refused()
+    )
+    decision = decide(view(body), follower(), policy(), NOW)
+    assert not asks_of(decision)
+
+
+def test_the_write_that_ends_the_move_drops_the_retry_time() -> None:
+    body = mid_move(
+        State.MIGRATING, FITTED, "RollingUpdate:25%:25%", generation=2, status=done(3, 2)
+    )
+    body["metadata"]["annotations"][contract.QUOTA_RETRY] = format_time(NOW)
+    decision = decide(view(body), leader(health=HEALTHY), policy(), NOW)
+    assert decision.next_state is State.ON_FARGATE
+    assert contract.QUOTA_RETRY not in write_of(decision).body["metadata"]["annotations"]
 
 
 def test_failback_starts_every_replacement_at_once_and_restores_at_the_end() -> None:

@@ -121,12 +121,6 @@ def test_recreate_is_kept_and_the_user_is_warned_of_the_downtime(failover: Scena
     assert "downtime" in warnings[0]["message"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky (2 of 4 whole-suite runs): the move did not reach OnFargate in 90 s; the cause "
-    "(the ReplicaSet controller's back-off after quota refusals, or the fitted strategy) is "
-    "not found yet; to mend at its cause",
-)
 def test_a_quota_that_refuses_the_surge_is_reported_and_the_move_still_completes(
     failover: Scenario,
 ) -> None:
@@ -142,6 +136,13 @@ def test_a_quota_that_refuses_the_surge_is_reported_and_the_move_still_completes
     failover.wait_rolled_out("shop")
     transitions = [(h["from"], h["to"]) for h in json.loads(annotations[contract.HISTORY])]
     assert ("Migrating", "Migrating") in transitions, "the strategy was fitted to the quota"
+    assert contract.QUOTA_RETRY not in annotations, "the move's end dropped the retry time"
+    asked = [
+        rs
+        for rs in failover.kube.apps.list_namespaced_replica_set(failover.namespace).items
+        if contract.QUOTA_RETRY in (rs.metadata.annotations or {})
+    ]
+    assert asked, "the Deployment controller carried the retry time to a ReplicaSet"
     warnings = [e for e in failover.events("shop") if e["reason"] == "SurgeRefusedByQuota"]
     assert warnings
     assert warnings[0]["type"] == "Warning"
