@@ -6,8 +6,11 @@
 #   make demo     a whole failover on the local control plane, told as a timeline
 #                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down|eks-timing)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
+#   make audit    every identity's escalation attempts on the local control plane, and kube-score
+#                 on the rendered manifests -> SECURITY-AUDIT.md, benchmarks/results/audit.json
 #   make binaries build (or find) the control-plane binaries and print where they are
 #   make promtool build (or find) promtool, which tests the alert rules
+#   make kube-score build (or find) kube-score, which scans the rendered manifests
 #   make images   build both images with buildah (no container engine needed; run as root), run
 #                 their entry points as their own user on a read-only root, print their sizes
 #
@@ -24,9 +27,9 @@ UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
 VENV := .venv
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: test lint unit cluster binaries promtool bench demo clean sync images
+.PHONY: test lint unit cluster binaries promtool kube-score bench audit demo clean sync images
 
-test: lint binaries promtool
+test: lint binaries promtool kube-score
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: sync
@@ -54,11 +57,17 @@ binaries:
 promtool:
 	@bash devtools/monitoring/build_promtool.sh >/dev/null
 
+kube-score:
+	@bash devtools/security/build_kube_score.sh >/dev/null
+
 cluster: sync binaries
 	$(RUN) python -m devtools.controlplane
 
-bench: sync binaries
+bench: sync binaries kube-score
 	$(RUN) python -m benchmarks
+
+audit: sync binaries kube-score
+	$(RUN) python -m benchmarks --only audit
 
 demo: sync binaries
 	$(RUN) python -m devtools.demo $(if $(SCENARIO),--scenario $(SCENARIO))

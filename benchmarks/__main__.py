@@ -16,12 +16,13 @@ from benchmarks import (
     reclaim,
     report,
     results,
+    security_audit,
     sidecar_idle,
     timeline,
 )
 from benchmarks.session import control_plane, failover
 
-SUITES = ("idle", "notice", "load", "admission", "abuse", "timeline", "reclaim")
+SUITES = ("idle", "notice", "load", "admission", "abuse", "audit", "timeline", "reclaim")
 
 
 def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
@@ -54,6 +55,10 @@ def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str
             measured = admission_abuse.run(cluster, kube, work)
             figures |= measured
             print("abuse:", measured, flush=True)
+        if "audit" in chosen:
+            measured = security_audit.run(cluster, kube, work)
+            figures |= measured
+            print("audit:", measured, flush=True)
         if "timeline" in chosen:
             measured = timeline.run(cluster, kube, work, args.timeline_trials)
             figures |= measured

@@ -83,6 +83,7 @@ def write(figures: Mapping[str, float]) -> None:
         "",
         *_admission(figures),
         *_abuse(figures),
+        *_security(figures),
         *timeline_report.section(figures),
         *reclaim_report.section(figures),
     ]
@@ -104,6 +105,28 @@ def _abuse(figures: Mapping[str, float]) -> list[str]:
             figures, "webhook_rss_mib_under_stalled_uploads", "< 256 (its limit), with room", " MiB"
         ),
         _row(figures, "webhook_valid_reviews_answered_during_abuse", "1.0 (within 1 s)"),
+        "",
+    ]
+
+
+def _security(figures: Mapping[str, float]) -> list[str]:
+    return [
+        "## Security audit",
+        "",
+        "A fixed list of attempts made with each of spot-failover's identities (the webhook, the",
+        "certificate Job, a sidecar's pod-bound token, the same after an opt-out or a change of",
+        "ServiceAccount while the webhook is down) on the real API server, and kube-score on the",
+        "rendered manifests (`make audit`). Every attempt with its HTTP status, and every finding",
+        "with the reason it is accepted: [SECURITY-AUDIT.md](SECURITY-AUDIT.md).",
+        "",
+        "| metric | measured | target |",
+        "|---|---|---|",
+        _row(figures, "security_escalations_allowed", "0"),
+        _row(figures, "security_escalation_attempts", ""),
+        _row(figures, "security_attacks_not_refused_as_expected", "0"),
+        _row(figures, "security_legitimate_actions_refused", "0"),
+        _row(figures, "manifest_scan_findings_unaccepted", "0"),
+        _row(figures, "manifest_scan_findings_accepted", ""),
         "",
     ]
 

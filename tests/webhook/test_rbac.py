@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane import audit
@@ -24,6 +24,7 @@ from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
+from devtools.security.identities import api_for
 from sidecar import contract
 from sidecar.core.fargate import restore, to_fargate
 from webhook import rbac
@@ -184,12 +185,6 @@ class Sidecar:
             name or self.name, self.namespace, body, dry_run="All" if dry_run else None
         )
 
-    def refused(self, body: dict[str, Any], name: str | None = None) -> ApiException:
-        """The error of a refused dry-run patch (a dry run: nothing changes if it is allowed)."""
-        with pytest.raises(ApiException) as refused:
-            self.patch(body, name, dry_run=True)
-        return refused.value
-
 
 @pytest.fixture
 def sidecar(
@@ -212,19 +207,9 @@ def sidecar(
     pod = wait_for(a_pod, 30, f"a pod of {name}")
     token = pod_bound_token(kube.api, webhook_namespace, account, pod)
     kubeconfig = cluster.kubeconfig_for_token(token, tmp_path / "sidecar-kubeconfig")
-    api = client.ApiClient(_configuration(kubeconfig))
+    api = api_for(kubeconfig)
     yield Sidecar(api, webhook_namespace, name, pod)
     api.close()
-
-
-def _configuration(kubeconfig: Path) -> client.Configuration:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
-    return configuration
-
-
-def denied_by_policy(error: ApiException) -> bool:
-    return error.status == 403 and "ValidatingAdmissionPolicy" in str(error.body)
 
 
 def test_the_sidecar_identity_can_move_its_own_deployment_to_fargate_and_back(
@@ -265,88 +250,6 @@ def test_the_sidecar_identity_can_hold_and_release_its_deployments_provisioned_l
     with pytest.raises(ApiException) as refused:
         sidecar.leases.read_namespaced_lease("someone-elses-lease", sidecar.namespace)
     assert refused.value.status == 403
-
-
-def test_the_sidecar_identity_cannot_touch_another_deployment(kube: Kube, sidecar: Sidecar) -> None:
-    other = unique("other")
-    kube.apps.create_namespaced_deployment(sidecar.namespace, deployment(other, replicas=0))
-    with pytest.raises(ApiException) as refused:
-        sidecar.read(other)
-    assert refused.value.status == 403
-    error = sidecar.refused({"spec": {"template": {"spec": {"nodeSelector": {"a": "b"}}}}}, other)
-    assert error.status == 403
-    assert "cannot patch" in str(error.body)
-
-
-FORBIDDEN = [
-    pytest.param(
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "evil:1"}]}}}},
-        "containers",
-        id="its own image",
-    ),
-    pytest.param({"spec": {"replicas": 5}}, "replicas", id="its replicas"),
-    pytest.param(
-        {"metadata": {"annotations": {contract.ENABLED: "false"}}},
-        "annotations",
-        id="its opt-in annotation",
-    ),
-    pytest.param(
-        {"metadata": {"annotations": {contract.SIDECAR_IMAGE: "evil/sidecar:1"}}},
-        "annotations",
-        id="its sidecar image annotation",
-    ),
-    pytest.param(
-        {"spec": {"template": {"metadata": {"labels": {"role": "payments"}}}}},
-        "labels",
-        id="a pod label a Service might select",
-    ),
-    pytest.param(
-        {"spec": {"template": {"spec": {"serviceAccountName": "default"}}}},
-        "nodeSelector",
-        id="its ServiceAccount",
-    ),
-    pytest.param(
-        {"spec": {"template": {"spec": {"hostNetwork": True}}}},
-        "nodeSelector",
-        id="host networking",
-    ),
-]
-
-
-@pytest.mark.parametrize(("change", "message"), FORBIDDEN)
-def test_the_sidecar_identity_cannot_change_what_the_failover_does_not_own(
-    sidecar: Sidecar, change: dict[str, Any], message: str
-) -> None:
-    def refused_by_policy() -> ApiException | None:
-        error = sidecar.refused(change)
-        return error if denied_by_policy(error) else None
-
-    error = wait_for(refused_by_policy, 20, "the admission policy to refuse the change")
-    assert message in str(error.body)
-
-
-def test_the_webhooks_own_identity_may_not_write_deployments(
-    cluster: LocalCluster, kube: Kube, webhook_namespace: str, running_webhook: RunningWebhook
-) -> None:
-    """It holds update/patch only to be allowed to grant them; the shipped policy forbids use."""
-    name = unique("target")
-    kube.apps.create_namespaced_deployment(webhook_namespace, deployment(name, replicas=0))
-    api = client.ApiClient(_configuration(running_webhook.settings.kubeconfig or Path()))
-    try:
-        apps = client.AppsV1Api(api)
-
-        def refused() -> ApiException | None:
-            try:
-                apps.patch_namespaced_deployment(
-                    name, webhook_namespace, {"spec": {"replicas": 3}}, dry_run="All"
-                )
-            except ApiException as error:
-                return error if denied_by_policy(error) else None
-            return None
-
-        wait_for(refused, 20, "the admission policy to refuse the webhook's write")
-    finally:
-        api.close()
 
 
 def test_the_webhook_never_wrote_to_a_deployment(
