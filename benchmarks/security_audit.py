@@ -28,11 +28,11 @@ AUDIT: Final = results.RESULTS.parent / "audit.json"
 DOCUMENT: Final = Path(__file__).resolve().parents[1] / "SECURITY-AUDIT.md"
 ISSUE_ITEMS: Final = {
     0: "the sidecar's scope",
-    1: "the webhook's RBAC writes",
+    1: "the webhook's rights",
     2: "rights that linger",
     3: "Lease squatting",
     5: "names that collide",
-    6: "certificate Job, forged Events",
+    6: "the certificate Job, forged Events",
 }
 
 
@@ -111,8 +111,9 @@ def document(data: Mapping[str, Any]) -> str:
     ]
     for a in data["attempts"]:
         mark = "" if a["as_expected"] else " **(not as expected)**"
-        item = f"{a['issue_item']}: {ISSUE_ITEMS[a['issue_item']]}" if a["issue_item"] else "0"
-        expected = "allowed" if a["expected"] == ALLOWED else f"refused by {a['expected']}"
+        attack = a["expected"] != ALLOWED
+        item = f"{a['issue_item']}: {ISSUE_ITEMS[a['issue_item']]}" if attack else ""
+        expected = f"refused by {a['expected']}" if attack else "allowed"
         rows.append(
             f"| {_cell(a['identity'])} | {_cell(a['attempt'])} | {item} | {expected} | "
             f"{a['status']}{mark} | {a['refused_by'] or ''} |"
@@ -139,7 +140,7 @@ def document(data: Mapping[str, Any]) -> str:
         "attack is built to succeed if allowed (its names are free, its targets exist); the",
         "allowed rows are what the identity is for, and show that its token is real. The same",
         "list is asserted by `tests/webhook/test_escalation.py`. Issue items refer to the",
-        "security review that the attempts come from.",
+        "security review that the attempts come from (0: the sidecar's scope from before it).",
         "",
         "| figure | measured | target |",
         "|---|---|---|",
@@ -161,9 +162,9 @@ def document(data: Mapping[str, Any]) -> str:
         "## Static scan of the manifests",
         "",
         f"{scan['tool']} (built from its Go module by `devtools/security/build_kube_score.sh`),",
-        "all default checks and the seccomp one, on `kubectl kustomize` of "
-        + ", ".join(f"`{k}`" for k in scan["kustomizations"])
-        + ". `tests/webhook/test_manifest_scan.py` fails on any finding not accepted in",
+        "all default checks and the seccomp one, on `kubectl kustomize` of:",
+        ", ".join(f"`{k}`" for k in scan["kustomizations"]) + ".",
+        "`tests/webhook/test_manifest_scan.py` fails on any finding not accepted in",
         "`devtools/security/kube-score-accepted.yaml`, and on an acceptance that matches",
         "nothing.",
         "",

@@ -132,10 +132,10 @@ def _impersonating(api: client.ApiClient) -> object:
         impostor.close()
 
 
-def _exec(identity: PodIdentity) -> object:
-    """``kubectl exec``'s authorization: create on pods/exec of its own pod."""
-    return identity.api.call_api(
-        f"/api/v1/namespaces/{identity.namespace}/pods/{identity.pod}/exec",
+def _exec(api: client.ApiClient, namespace: str, pod: str) -> object:
+    """``kubectl exec``'s authorization: create on pods/exec."""
+    return api.call_api(
+        f"/api/v1/namespaces/{namespace}/pods/{pod}/exec",
         "POST",
         query_params=[("command", "sh"), ("stdout", "true")],
         auth_settings=["BearerToken"],
@@ -498,6 +498,9 @@ def _webhook_attempts() -> Iterator[Attempt]:
         lambda s: client.CoreV1Api(s.webhook).list_namespaced_secret(s.namespace),
         1,
     )
+    yield Attempt(
+        w, "exec into a pod", RBAC, lambda s: _exec(s.webhook, s.namespace, s.not_ours_pod), 1
+    )
     yield Attempt(w, "impersonate system:admin", RBAC, lambda s: _impersonating(s.webhook), 1)
     # What it is for.
     yield Attempt(w, "write a sidecar Role", ALLOWED, _create_role(_sidecar_role))
@@ -771,7 +774,9 @@ def _sidecar_attempts() -> Iterator[Attempt]:
         PODS,
         _patch_pod(_sidecar, DOOMED, own=False),
     )
-    yield Attempt(s, "exec into its pod", RBAC, lambda st: _exec(st.sidecar))
+    yield Attempt(
+        s, "exec into its pod", RBAC, lambda st: _exec(st.sidecar.api, st.namespace, st.sidecar.pod)
+    )
     yield Attempt(
         s,
         "list Secrets",

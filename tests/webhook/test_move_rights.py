@@ -3,7 +3,9 @@
 A move sets the fast strategy while saving the user's, gives it back, and marks the doomed
 node's pods with the lowest deletion cost. The sidecar's identity may do exactly that: along
 user → move → user's again for ``spec.strategy`` (the shipped policy compares the saved form),
-and on pods only that one annotation, only on its own account's pods.
+and on pods only that one annotation, only on its own account's pods. Single changes beyond
+that (a pod's labels, spec or image, another account's pods, an arbitrary strategy) are attempts
+of the list in devtools/security/attempts.py, made in tests/webhook/test_escalation.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The RBAC controller provisions a Role, RoleBinding and nodes ClusterRoleBinding 
 Deployment and removes them again; with those rights, a token bound to one of the Deployment's
 pods can do what a failover does to its own Deployment (the sidecar's own ``to_fargate`` and
 ``restore`` are replayed), and nothing else: RBAC refuses other Deployments, the shipped
-ValidatingAdmissionPolicy refuses other fields.
+ValidatingAdmissionPolicy refuses other fields (each such attack is one attempt of the list in
+devtools/security/attempts.py, made in tests/webhook/test_escalation.py).
 """
 
 from __future__ import annotations
