@@ -22,6 +22,7 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.security import kube_score
 from devtools.security.attempts import ALLOWED, ATTEMPTS, Outcome, make
+from devtools.security.identities import REFUSALS
 from devtools.security.stage import stage
 
 AUDIT: Final = results.RESULTS.parent / "audit.json"
@@ -70,7 +71,7 @@ def figures(attempts: Sequence[Mapping[str, Any]], scan: Mapping[str, Any]) -> d
     attacks = [a for a in attempts if a["expected"] != ALLOWED]
     legitimate = [a for a in attempts if a["expected"] == ALLOWED]
     return {
-        "security_escalations_allowed": sum(200 <= a["status"] < 300 for a in attacks),
+        "security_escalations_allowed": sum(a["status"] not in REFUSALS for a in attacks),
         "security_escalation_attempts": len(attacks),
         "security_attacks_not_refused_as_expected": sum(not a["as_expected"] for a in attacks),
         "security_legitimate_actions_refused": sum(not a["as_expected"] for a in legitimate),
@@ -137,8 +138,9 @@ def document(data: Mapping[str, Any]) -> str:
         "running as its shipped ServiceAccount, RBAC and admission policies from `deploy/`",
         "(the list: `devtools/security/attempts.py`; the set-up: `devtools/security/stage.py`).",
         "Writes are dry runs, which RBAC and admission decide exactly as real ones. Every",
-        "attack is built to succeed if allowed (its names are free, its targets exist); the",
-        "allowed rows are what the identity is for, and show that its token is real. The same",
+        "attack is built to succeed if allowed (its names are free, its targets exist), and",
+        "counts as allowed if answered anything but a refusal (401, 403); the rows expected",
+        "allowed are what the identity is for, and show that its token is real. The same",
         "list is asserted by `tests/webhook/test_escalation.py`. Issue items refer to the",
         "security review that the attempts come from (0: the sidecar's scope from before it).",
         "",

@@ -4,7 +4,10 @@ Each :class:`Attempt` is one request made with one identity of a :class:`Stage`,
 and what the API server should answer: refused (403) by RBAC or by a named admission policy of
 deploy/, or allowed (what the identity is for: these show that the identity is real and that a
 refusal is not an accident). Every attack is built so that, were it allowed, it would succeed
-(2xx): the names it creates are free, the objects it changes or deletes exist. The list is the
+(2xx; exec would go on to the kubelet): the names it creates are free, the objects it changes or
+deletes exist. An attack counts as allowed when the API server answered anything but a refusal
+(401 or 403): a status that says a request got past authorization, whatever else went wrong with
+it, is not a refusal. The list is the
 one source of truth for ``make audit`` (:mod:`benchmarks.security_audit`) and for
 ``tests/webhook/test_escalation.py``.
 
@@ -89,11 +92,6 @@ class Attempt:
 class Outcome:
     attempt: Attempt
     answer: Answer
-
-    @property
-    def escalation(self) -> bool:
-        """An attack the API server allowed."""
-        return self.attempt.attack and self.answer.allowed
 
     @property
     def as_expected(self) -> bool:

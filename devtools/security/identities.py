@@ -21,6 +21,8 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
 
+REFUSALS: Final = frozenset({401, 403})
+"""Not authenticated, not authorized (by RBAC or admission): any other answer let it through."""
 RBAC: Final = "RBAC"
 """Who refused a 403 whose body names no admission policy: the authorizer."""
 _POLICY: Final = re.compile(r"ValidatingAdmissionPolicy '([^']+)'")

@@ -25,6 +25,7 @@ ATTEMPTS = [
     attempt("hold another Deployment's Lease", "spot-failover-lease-holders", 403, "RBAC"),
     attempt("hold its Lease for a million seconds", "spot-failover-lease-holders", 200),
     attempt("create a Lease to squat on", "RBAC", 403, "RBAC"),
+    attempt("exec into its pod", "RBAC", 500),  # past authorization: the kubelet failed
     attempt("hold its own Lease", "allowed", 403, "RBAC"),
 ]
 SCAN = {
@@ -36,11 +37,11 @@ SCAN = {
 }
 
 
-def test_an_allowed_attack_is_an_escalation_and_a_refused_action_is_counted_apart() -> None:
+def test_an_attack_answered_anything_but_a_refusal_is_an_escalation() -> None:
     measured = figures(ATTEMPTS, SCAN)
-    assert measured["security_escalations_allowed"] == 1
-    assert measured["security_escalation_attempts"] == 3
-    assert measured["security_attacks_not_refused_as_expected"] == 2  # one by the wrong layer
+    assert measured["security_escalations_allowed"] == 2
+    assert measured["security_escalation_attempts"] == 4
+    assert measured["security_attacks_not_refused_as_expected"] == 3  # one by the wrong layer
     assert measured["security_legitimate_actions_refused"] == 1
     assert measured["manifest_scan_findings_accepted"] == 1
 
@@ -56,5 +57,5 @@ def test_the_report_shows_each_attempt_with_its_status_and_who_refused_it() -> N
         "| hold its Lease for a million seconds | 3: Lease squatting | refused by "
         "spot-failover-lease-holders | 200 **(not as expected)** |  |"
     ) in text
-    assert "| `security_escalations_allowed` | 1 | 0 |" in text
+    assert "| `security_escalations_allowed` | 2 | 0 |" in text
     assert "| Deployment/x: check: summary | critical | r |" in text
