@@ -11,6 +11,7 @@
 #   make binaries build (or find) the control-plane binaries and print where they are
 #   make promtool build (or find) promtool, which tests the alert rules
 #   make kube-score build (or find) kube-score, which scans the rendered manifests
+#   make helm     build (or find) helm, which lints, renders and installs the chart in tests
 #   make images   build both images with buildah (no container engine needed; run as root), run
 #                 their entry points as their own user on a read-only root, print their sizes
 #
@@ -27,9 +28,9 @@ UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
 VENV := .venv
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: test lint unit cluster binaries promtool kube-score bench audit demo clean sync images
+.PHONY: test lint unit cluster binaries promtool kube-score helm bench audit demo clean sync images
 
-test: lint binaries promtool kube-score
+test: lint binaries promtool kube-score helm
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: sync
@@ -59,6 +60,8 @@ promtool:
 
 kube-score:
 	@bash devtools/security/build_kube_score.sh >/dev/null
+helm:
+	@bash devtools/helm/build.sh >/dev/null
 
 cluster: sync binaries
 	$(RUN) python -m devtools.controlplane
