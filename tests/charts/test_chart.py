@@ -169,8 +169,11 @@ def test_without_rbac_management_the_webhook_may_write_nothing_but_events() -> N
 def test_install_wide_fargate_labels_are_labels_the_sidecar_policy_lets_a_move_change() -> None:
     labels = {"team": "web", "spot-failover/fargate": "true", "compute": "fargate"}
 
-    policy = find(render({"sidecar.settings.fargate_labels": labels}), "ValidatingAdmissionPolicy",
-                  "spot-failover-sidecar-scope")  # fmt: skip
+    policy = find(
+        render({"sidecar.settings.fargate_labels": labels}),
+        "ValidatingAdmissionPolicy",
+        "spot-failover-sidecar-scope",
+    )
 
     (variable,) = [v for v in policy["spec"]["variables"] if v["name"] == "extraFargateLabelKeys"]
     assert variable["expression"] == "['compute', 'team']"
