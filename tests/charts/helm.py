@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -33,7 +35,9 @@ def helm_binary() -> Path:
 @functools.cache
 def _home() -> Path:
     """helm's cache, config and data directories: a throwaway one, never the user's."""
-    return Path(tempfile.mkdtemp(prefix="spot-failover-helm-"))
+    home = Path(tempfile.mkdtemp(prefix="spot-failover-helm-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
 
 
 def helm(
