@@ -12,13 +12,12 @@
 # k8s.io/kubernetes and replaces each staging module with its published v0.N.P builds instead.
 # etcd's server module has the same shape; kwok installs directly.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../gobuild.sh"
 
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 
-cache_root="${SPOT_FAILOVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spot-failover}"
-out="$cache_root/bin/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 kube_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 all_binaries=(etcd "${kube_binaries[@]}" kwok)
 # kwok plays kubelets through "stages"; its release ships the standard fast ones (node
@@ -38,10 +37,7 @@ have() { # have NAME: the binary is in KUBEBUILDER_ASSETS or the cache; link it 
   [[ -x "$out/$name" ]]
 }
 
-mkdir -p "$out"
-# One build at a time per cache: a second caller waits, then finds the binaries built.
-exec 9>"$out/.build.lock"
-flock 9
+tool_cache "kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 missing=()
 for b in "${all_binaries[@]}"; do have "$b" || missing+=("$b"); done
 [[ -s "$out/kwok-stages.yaml" ]] || missing+=(kwok-stages)
@@ -49,12 +45,8 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   echo "$out"
   exit 0
 fi
-command -v go >/dev/null || { log "Go is needed to build: ${missing[*]}"; exit 1; }
+go_work control-plane
 log "building ${missing[*]} into $out (a cold build takes a while; it is cached afterwards)"
-
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 kminor="${KUBE_VERSION#v1.}"; kminor="${kminor%%.*}"
 staging_version="v0.${KUBE_VERSION#v1.}"
 

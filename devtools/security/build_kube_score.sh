@@ -9,28 +9,17 @@
 # pinned one. Its go.mod carries no replace directives, so `go install <pkg>@<version>` builds
 # it as released.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../gobuild.sh"
 
 KUBE_SCORE_VERSION="${KUBE_SCORE_VERSION:-v1.20.0}"
 
-cache_root="${SPOT_FAILOVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spot-failover}"
-out="$cache_root/bin/kube-score-${KUBE_SCORE_VERSION}"
-
-log() { printf '[kube-score build] %s\n' "$*" >&2; }
-
-mkdir -p "$out"
-# One build at a time per cache: a second caller waits, then finds kube-score built.
-exec 9>"$out/.build.lock"
-flock 9
+tool_cache "kube-score-${KUBE_SCORE_VERSION}"
 if [[ -x "$out/kube-score" ]]; then
   echo "$out/kube-score"
   exit 0
 fi
-command -v go >/dev/null || { log "Go is needed to build kube-score"; exit 1; }
-log "building kube-score ${KUBE_SCORE_VERSION} into $out (cached afterwards)"
-
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+go_work kube-score
+printf '[kube-score build] building %s into %s (cached afterwards)\n' "$KUBE_SCORE_VERSION" "$out" >&2
 GOBIN="$work" go install -trimpath \
   -ldflags "-s -w -X main.version=${KUBE_SCORE_VERSION#v} -X main.commit=release -X main.date=release" \
   "github.com/zegl/kube-score/cmd/kube-score@${KUBE_SCORE_VERSION}" >&2
