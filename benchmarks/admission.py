@@ -39,7 +39,7 @@ from devtools.controlplane.processes import ManagedProcess
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
-from sidecar import contract
+from spot_common import contract
 from webhook.reporter import REASON
 
 RATE: Final = 200.0

@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
 from devtools.scenario import Scenario
-from sidecar.contract import State
+from spot_common.contract import State
 
 QUIET_S = 10.0
 

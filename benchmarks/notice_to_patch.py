@@ -19,8 +19,8 @@ from benchmarks.session import PRODUCTION_TIMINGS
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 
 def _first_sidecar_write(failover: Scenario, name: str, after: datetime) -> datetime | None:

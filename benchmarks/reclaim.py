@@ -36,8 +36,8 @@ from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.eks import REALISTIC
 from devtools.scenario import Scenario, deployment
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 NAME: Final = "web"
 TRIAL_LABEL: Final = "bench.spot-failover/trial"

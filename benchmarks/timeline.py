@@ -29,8 +29,8 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.scenario import Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 NAME = "timeline"
 REPLICAS = 3

@@ -22,9 +22,9 @@ from kubernetes import watch
 from benchmarks.timeline_phases import Version, Write
 from devtools.controlplane.kube import Kube
 from devtools.imds import ImdsSimulator
-from sidecar import contract
-from sidecar.contract import State
 from sidecar.core import rollout
+from spot_common import contract
+from spot_common.contract import State
 
 INSTANCE_ACTION = "/latest/meta-data/spot/instance-action"
 

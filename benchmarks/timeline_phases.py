@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from benchmarks import results
-from sidecar.contract import State
+from spot_common.contract import State
 
 NOTICE_BUDGET_S = 120.0
 """EC2's spot notice: the instance is reclaimed about two minutes after the notice appears."""

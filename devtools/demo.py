@@ -51,8 +51,8 @@ from devtools.scenario import (
     mounting,
     scenario,
 )
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from spot_failover.render import status_table
 from webhook.injection import has_sidecar
 from webhook.reporter import REASON as SIDECAR_MISSING

@@ -25,8 +25,8 @@ from devtools.controlplane.waiting import wait_for
 from devtools.demo import FAILURES, NAME, NAMESPACE, Observer, Timeline
 from devtools.eks import REALISTIC, EksSimulator, live_and_ready
 from devtools.scenario import Scenario, deployment, fargate_profile, scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from spot_failover.render import status_table
 
 ALONE: Final = f"{NAME}-alone"

@@ -48,7 +48,7 @@ from devtools.eks.profiles import FargateProfile
 from devtools.eks.reclaim import Reclaimer
 from devtools.imds import ImdsSimulator
 from devtools.local_webhook import LocalWebhook, SettingValue
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.injection import has_sidecar
 

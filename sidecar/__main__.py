@@ -11,7 +11,6 @@ from importlib.metadata import version
 
 from pydantic import ValidationError
 
-from sidecar import logs
 from sidecar.adapters.apiserver import ApiServer
 from sidecar.adapters.credentials import InCluster
 from sidecar.adapters.errors import NoCredentials
@@ -24,6 +23,7 @@ from sidecar.metrics import Metrics
 from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown
+from spot_common import logs
 
 log = logging.getLogger("sidecar")
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = _settings_or_exit()
-    logs.configure(settings.log_level, program="spot-failover-sidecar")
+    logs.configure(settings.log_level, program="spot-failover-sidecar", quiet=("urllib3",))
     log.info("starting", extra={"settings": settings.model_dump(mode="json")})
 
     try:

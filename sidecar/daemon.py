@@ -28,10 +28,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from sidecar import contract
-from sidecar.adapters.errors import ApiError, Conflict, GiveUp
 from sidecar.adapters.kube import Kube
-from sidecar.contract import State
 from sidecar.core import actions, doomed, health, machine, node_signal, objects, strategy
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.errors import InvalidInputError
@@ -47,6 +44,9 @@ from sidecar.metrics import Metrics
 from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown, ShutdownRequested
+from spot_common import contract
+from spot_common.api_errors import ApiError, Conflict, GiveUp
+from spot_common.contract import State
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from sidecar.adapters.apiserver import JSON
-from sidecar.adapters.errors import ApiError
+from spot_common.api_errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ one candidate wins because every write is a replace carrying the ``resourceVersi
 
 A record held by a stranger (a holder whose name cannot be a pod of this Deployment) or with a
 term no sidecar asks for is reported once per record through ``on_suspicious``; the term is
-trusted only up to :data:`~sidecar.contract.MAX_LEASE_DURATION_S` either way.
+trusted only up to :data:`~spot_common.contract.MAX_LEASE_DURATION_S` either way.
 
 Beside the spec, every write stamps the Deployment's state (``spot-failover/state``) on the
 Lease. Candidates that lost the race follow the Lease (one watch, in a
@@ -35,14 +35,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
-from sidecar import contract
-from sidecar.adapters.errors import ApiError, Conflict
 from sidecar.adapters.kube import Kube
-from sidecar.contract import State
 from sidecar.core import lease
 from sidecar.core.lease import LeaseRecord
 from sidecar.core.transitions import SETTLED
 from sidecar.follower import Follower
+from spot_common import contract
+from spot_common.api_errors import ApiError, Conflict
+from spot_common.contract import State
 
 log = logging.getLogger(__name__)
 

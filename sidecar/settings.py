@@ -1,6 +1,6 @@
 """The sidecar's settings: one frozen pydantic-settings class, read from ``SPOT_FAILOVER_*``.
 
-The webhook injects the identity fields through the downward API (see :mod:`sidecar.contract`)
+The webhook injects the identity fields through the downward API (see :mod:`spot_common.contract`)
 and the rest from its own configuration. A missing or invalid value stops the sidecar at
 start-up with a message naming the variable.
 """
@@ -14,11 +14,11 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sidecar import contract
 from sidecar.core import fargate
 from sidecar.core.durations import NEVER, Duration
 from sidecar.core.inputs import Policy
 from sidecar.core.overrides import parse_label_pairs
+from spot_common import contract
 
 
 class Settings(BaseSettings):

@@ -1,7 +1,7 @@
 """``spot-failover``: the command that shows what the failover is doing, like ``kubectl get``.
 
 Everything the add-on knows about a Deployment is in its ``spot-failover/*`` annotations (see
-:mod:`sidecar.contract`), so the command reads Deployments and nothing else: no pod, Lease or
+:mod:`spot_common.contract`), so the command reads Deployments and nothing else: no pod, Lease or
 sidecar is asked. The layers, imported in one direction only:
 
 * :mod:`spot_failover.status` (pure): one Deployment's JSON to a status; never raises, shows a

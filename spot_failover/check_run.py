@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from sidecar import contract
+from spot_common import contract
 from spot_failover import check_reads as reads
 from spot_failover import install_checks, workload_checks
 from spot_failover.certificate_checks import certificate_results

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sidecar import contract
 from sidecar.core.durations import NEVER, Never, format_duration
 from sidecar.core.saved_scheduling import SavedScheduling
 from sidecar.core.signals import Kind
 from sidecar.core.times import format_time
+from spot_common import contract
 from spot_failover import ages, status
 from spot_failover.status import DeploymentStatus
 

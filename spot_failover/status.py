@@ -1,7 +1,7 @@
 """What ``spot-failover status`` knows about a Deployment, read from its annotations alone.
 
 The sidecars keep the whole failover state in ``spot-failover/*`` annotations on the Deployment
-(:mod:`sidecar.contract`), so reading one Deployment tells its story without asking any pod.
+(:mod:`spot_common.contract`), so reading one Deployment tells its story without asking any pod.
 :func:`read` turns one Deployment in JSON form (a plain dict, as the API returns it) into a
 :class:`DeploymentStatus`, reusing the sidecar's own parsers so both programs agree on what a
 value means.
@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.annotations import Notice, parse_member
 from sidecar.core.durations import Duration
 from sidecar.core.errors import CorruptStateError, InvalidInputError
@@ -36,6 +34,8 @@ from sidecar.core.history import HistoryEntry, parse_history
 from sidecar.core.overrides import Overrides
 from sidecar.core.saved_scheduling import SavedScheduling
 from sidecar.core.times import parse_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 _T = TypeVar("_T")
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sidecar import contract
+from spot_common import contract
 from spot_failover.checks import Result, Status, ok
 from webhook import rbac
 from webhook.injection import has_sidecar

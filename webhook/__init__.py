@@ -12,5 +12,5 @@ typed by :mod:`~webhook.errors`), :mod:`~webhook.operator` (kopf wiring), :mod:`
 (one process), :mod:`~webhook.health`, :mod:`~webhook.metrics`, :mod:`~webhook.settings`,
 :mod:`~webhook.logs` and ``__main__``.
 
-From the sidecar, only :mod:`sidecar.contract` is imported (import-linter enforces it).
+From the sidecar, only :mod:`spot_common.contract` is imported (import-linter enforces it).
 """

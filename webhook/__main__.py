@@ -15,14 +15,18 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from webhook import logs
+from spot_common import logs
+from spot_common.api_errors import ApiError
 from webhook.app import Webhook
 from webhook.certs import Names, bootstrap
-from webhook.errors import ApiError, CertificateError
+from webhook.errors import CertificateError
 from webhook.kube import load_api_client
 from webhook.settings import Settings, env_name
 
 PROGRAM = "spot-failover-webhook"
+QUIET = ("kopf.objects", "kopf.activities", "aiohttp.access", "kubernetes", "urllib3")
+"""Loggers held at WARNING: kopf logs every handler call at INFO (one line per pod and per
+ReplicaSet change), the clients every request, so that INFO means "something worth reading"."""
 PACKAGE = "spot-failover"
 log = logging.getLogger("webhook")
 
@@ -39,7 +43,7 @@ def _settings_or_exit() -> Settings:
 
 def serve() -> int:
     settings = _settings_or_exit()
-    logs.configure(settings.log_level, program=PROGRAM)
+    logs.configure(settings.log_level, program=PROGRAM, quiet=QUIET)
     log.info("starting", extra={"settings": settings.printable()})
     try:
         webhook = Webhook(settings, load_api_client(settings.kubeconfig))
@@ -64,7 +68,7 @@ def _freeze_startup_objects() -> None:
 
 
 def bootstrap_certs(args: argparse.Namespace) -> int:
-    logs.configure("INFO", program=PROGRAM)
+    logs.configure("INFO", program=PROGRAM, quiet=QUIET)
     names = Names(
         namespace=args.namespace,
         service=args.service,

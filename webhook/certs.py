@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes import client
 
-from webhook.errors import NotFound, from_client_error
+from spot_common.api_errors import NotFound
+from webhook.adapters.errors import from_client_error
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sidecar.contract import State
+from spot_common.contract import State
 from webhook.metrics import PREFIX
 from webhook.owners import DeploymentFacts
 

@@ -17,7 +17,8 @@ from typing import Any, Final, TypeVar
 
 from kubernetes import client, config
 
-from webhook.errors import Conflict, NotFound, from_client_error
+from spot_common.api_errors import Conflict, NotFound
+from webhook.adapters.errors import from_client_error
 
 log = logging.getLogger(__name__)
 

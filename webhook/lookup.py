@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from webhook.errors import ApiError, NotFound
+from spot_common.api_errors import ApiError, NotFound
 from webhook.kube import Kube
 from webhook.owners import Miss, OwnerCache, deployment_facts, replicaset_facts
 from webhook.selection import ControllerRef, LookupFailed, OwnerResolution

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from sidecar import contract
+from spot_common import contract
 from webhook.selection import (
     ControllerRef,
     DeploymentOwner,

@@ -3,10 +3,10 @@
 The sidecar runs with its pod's ServiceAccount. For each opted-in Deployment the controller
 provisions:
 
-* the Deployment's **Lease** (:func:`sidecar.contract.lease_name`), without a holder, so the
+* the Deployment's **Lease** (:func:`spot_common.contract.lease_name`), without a holder, so the
   sidecars need no ``create`` on Leases (which RBAC cannot limit by name);
 * a **Role** ``spot-failover-sidecar-<deployment>`` with exactly
-  :func:`sidecar.contract.sidecar_role_rules`: get/update/patch/watch on *that* Deployment and
+  :func:`spot_common.contract.sidecar_role_rules`: get/update/patch/watch on *that* Deployment and
   get/update/watch/list on *its* Lease (both by ``resourceNames``), list ReplicaSets and pods,
   create Events;
 * a **RoleBinding** of the same name, to the Deployment's ServiceAccount;
@@ -16,7 +16,7 @@ provisions:
   one Node by name. It is per ServiceAccount, not per Deployment: several Deployments may share
   one account, and the binding stays while any of them is opted in.
 
-Every derived name is injective (:func:`sidecar.contract.bounded_name`): a literal name is
+Every derived name is injective (:func:`spot_common.contract.bounded_name`): a literal name is
 shorter than 253 characters, a shortened one exactly 253 with a hash of the whole name.
 The admission policy ``spot-failover-webhook-rbac`` (deploy/) checks every RBAC write the
 webhook makes against the shapes built here, so a change here needs the same change there.
@@ -33,7 +33,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from sidecar import contract
+from spot_common import contract
 from webhook.owners import DeploymentFacts
 
 NODES_CLUSTER_ROLE: Final = "spot-failover-sidecar-nodes"

@@ -26,9 +26,9 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from sidecar import contract
+from spot_common import contract
+from spot_common.api_errors import ApiError, NotFound
 from webhook import rbac
-from webhook.errors import ApiError, NotFound
 from webhook.kube import WRITE_TIMEOUT_S, Kube
 from webhook.metrics import Metrics
 from webhook.owners import DeploymentFacts, Key, OwnerCache, deployment_facts

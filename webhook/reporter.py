@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from webhook.errors import ApiError
+from spot_common.api_errors import ApiError
 from webhook.kube import Kube
 from webhook.metrics import Metrics
 from webhook.owners import DeploymentFacts, OwnerCache

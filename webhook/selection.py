@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, assert_never
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import has_sidecar
 
 WINDOWS = "windows"

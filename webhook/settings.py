@@ -15,7 +15,7 @@ from typing import Annotated, Final
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import InjectionConfig, PullPolicy, Resources, valid_image_reference
 from webhook.selection import SelectionConfig
 

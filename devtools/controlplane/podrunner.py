@@ -77,7 +77,7 @@ from devtools.controlplane.podspec import (
 from devtools.controlplane.processes import ManagedProcess, free_port
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
-from sidecar import contract
+from spot_common import contract
 
 log = logging.getLogger(__name__)
 

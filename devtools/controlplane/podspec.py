@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeAlias
 
 from kubernetes.utils import parse_quantity
 
-from sidecar import contract
+from spot_common import contract
 
 Pod: TypeAlias = Mapping[str, Any]
 Container: TypeAlias = Mapping[str, Any]

@@ -38,7 +38,7 @@ from devtools.security.stage import (
     PodIdentity,
     Stage,
 )
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.certs import Names
 from webhook.owners import DeploymentFacts

@@ -42,7 +42,7 @@ from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from devtools.security.certgen import certgen_identity
 from devtools.security.identities import api_for, api_for_token
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.certs import Names
 from webhook.owners import DeploymentFacts

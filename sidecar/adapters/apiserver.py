@@ -22,7 +22,8 @@ import requests
 import urllib3.exceptions
 
 from sidecar.adapters.credentials import InCluster, Token
-from sidecar.adapters.errors import ApiError, for_status, translate
+from sidecar.adapters.errors import translate
+from spot_common.api_errors import ApiError, for_status
 
 JSON = dict[str, Any]
 USER_AGENT: Final = "spot-failover-sidecar"

@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from sidecar.adapters.apiserver import JSON, ApiServer
-from sidecar.adapters.errors import NotFound
 from sidecar.core.objects import JSONObject
 from sidecar.core.times import format_micro_time
+from spot_common.api_errors import NotFound
 
 __all__ = ["JSON", "Kube"]
 

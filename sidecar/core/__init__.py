@@ -1,9 +1,9 @@
 """The sidecar's pure core: every decision, as functions over plain data, with no I/O.
 
 Objects come in as the Kubernetes API returns them (JSON, camelCase), time comes in as ``now``,
-and what to do goes out as frozen dataclasses. Only the standard library, :mod:`sidecar.contract`
-and this package are imported here (an import-linter contract forbids the rest), so every rule
-can be tested without a cluster, a network or a clock.
+and what to do goes out as frozen dataclasses. Only the standard library,
+:mod:`spot_common.contract` and this package are imported here (an import-linter contract
+forbids the rest), so every rule can be tested without a cluster, a network or a clock.
 
 * :mod:`.machine` — :func:`~.machine.decide`: the migration workflow; built from
   :mod:`.transitions` (the table), :mod:`.steps` (what each state waits for), :mod:`.inputs`

@@ -16,7 +16,7 @@ order and stops at the first one that fails. Rules for the executor:
   folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it.
 * :class:`Wait` and :class:`Nothing` change nothing; ``until`` is a hint for the next tick.
 * :class:`AskForRefusedPods` is a conditional replace of the Deployment that changes only
-  :data:`~sidecar.contract.QUOTA_RETRY`; on 409 it is simply dropped (the next tick asks again).
+  :data:`~spot_common.contract.QUOTA_RETRY`; on 409 it is simply dropped (the next tick asks again).
 * :class:`MarkDoomedPods` (before the write that starts a move) and :class:`ClearDoomedPods`
   (after the write that rolls it back) patch the pod-deletion cost of the Deployment's pods on
   ``node``; best effort: a failed patch is logged and never stops the move.
@@ -28,8 +28,8 @@ import dataclasses
 from datetime import datetime
 from typing import TypeAlias
 
-from sidecar.contract import ComputeType, State
 from sidecar.core.objects import JSONObject
+from spot_common.contract import ComputeType, State
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,9 +84,10 @@ class WriteTransition:
 
 @dataclasses.dataclass(frozen=True)
 class AskForRefusedPods:
-    """Replace the Deployment with ``body`` (only :data:`~sidecar.contract.QUOTA_RETRY` changed),
-    conditional on its ``metadata.resourceVersion``: the ReplicaSets get the annotation, and the
-    ReplicaSet controller retries the pods a quota refused now rather than after its back-off."""
+    """Replace the Deployment with ``body`` (only :data:`~spot_common.contract.QUOTA_RETRY`
+    changed), conditional on its ``metadata.resourceVersion``: the ReplicaSets get the
+    annotation, and the ReplicaSet controller retries the pods a quota refused now rather than
+    after its back-off."""
 
     body: JSONObject
 

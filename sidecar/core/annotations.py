@@ -24,8 +24,6 @@ import json
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core import objects
 from sidecar.core.errors import CorruptStateError, MalformedObjectError
 from sidecar.core.history import HistoryEntry, dump_history, parse_history
@@ -34,6 +32,8 @@ from sidecar.core.overrides import Overrides
 from sidecar.core.signals import Interruption, Kind
 from sidecar.core.strategy import Change
 from sidecar.core.times import format_time, parse_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 _E = TypeVar("_E", State, ComputeType)
 
@@ -238,7 +238,7 @@ def transition_body(
 
 
 def quota_retry_body(view: DeploymentView, now: datetime) -> dict[str, Any]:
-    """A copy of the Deployment body with :data:`~sidecar.contract.QUOTA_RETRY` set to ``now``
+    """A copy of the Deployment body with :data:`~spot_common.contract.QUOTA_RETRY` set to ``now``
     and nothing else changed, for a conditional replace (its ``resourceVersion`` is kept)."""
     body = copy.deepcopy(dict(view.body))
     metadata = body.setdefault("metadata", {})

@@ -6,7 +6,7 @@ it prefers the pods on an instance that is about to be reclaimed, so with a stra
 every pod available until its replacement is (``maxUnavailable: 0``), the rollout might remove
 healthy pods elsewhere and leave the doomed ones running until the instance dies under them.
 A move therefore gives the pods on the interrupted node the lowest deletion cost
-(:data:`~sidecar.contract.DOOMED_POD_DELETION_COST`) before it changes the template, and takes
+(:data:`~spot_common.contract.DOOMED_POD_DELETION_COST`) before it changes the template, and takes
 it away again if the move rolls back (the pods stay, the notice may have been withdrawn).
 
 A pod that already carries another deletion cost keeps it: whoever set it manages it (and the
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sidecar import contract
 from sidecar.core import objects
 from sidecar.core.objects import JSONObject
+from spot_common import contract
 
 
 def on_node(pods: Iterable[JSONObject], node: str) -> list[JSONObject]:

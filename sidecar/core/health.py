@@ -25,10 +25,10 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
 
-from sidecar.contract import ComputeType
 from sidecar.core import objects
 from sidecar.core.fargate import COMPUTE_TYPE_KEY
 from sidecar.core.objects import JSONObject
+from spot_common.contract import ComputeType
 
 TEMPLATE_HASH_LABEL: Final = "pod-template-hash"
 REVISION_ANNOTATION: Final = "deployment.kubernetes.io/revision"

@@ -2,7 +2,7 @@
 
 Whoever looks at a Deployment after an interruption wants to know what the add-on did, when,
 and which sidecar did it, even after the pods involved are gone. The ``spot-failover/history``
-annotation keeps the last :data:`~sidecar.contract.HISTORY_LIMIT` transitions, newest last:
+annotation keeps the last :data:`~spot_common.contract.HISTORY_LIMIT` transitions, newest last:
 ``[{"time": ..., "from": ..., "to": ..., "reason": ..., "by": <pod>}]``. Annotations share a
 256 KiB budget per object, so the list is bounded and each reason is clipped.
 """
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sidecar.contract import HISTORY, HISTORY_LIMIT, State
 from sidecar.core.errors import CorruptStateError
 from sidecar.core.times import format_time, parse_time
+from spot_common.contract import HISTORY, HISTORY_LIMIT, State
 
 REASON_LIMIT: Final = 300
 """Characters kept of each entry's reason."""

@@ -2,7 +2,7 @@
 
 Every pod of an opted-in Deployment runs a sidecar, and several of them see the same
 interruption; exactly one may write the Deployment. They agree through one Lease per
-Deployment (:func:`sidecar.contract.lease_name`):
+Deployment (:func:`spot_common.contract.lease_name`):
 
 * The webhook provisions the Lease (without a holder) with the Deployment's RBAC, so sidecars
   never create it: they may not (RBAC cannot limit ``create`` by name, and a sidecar that could
@@ -16,7 +16,7 @@ Deployment (:func:`sidecar.contract.lease_name`):
   the API server lets exactly one of them win. On 409 the adapter reads again and calls
   :func:`decide` again.
 * The lease expires at ``renewTime + leaseDurationSeconds``, a duration capped at
-  :data:`~sidecar.contract.MAX_LEASE_DURATION_S`: no sidecar asks for more, so a longer term was
+  :data:`~spot_common.contract.MAX_LEASE_DURATION_S`: no sidecar asks for more, so a longer term was
   written by someone else and is not trusted to block a failover.
 * :func:`stranger` tells whether a holder can be a pod of this Deployment at all (its name has
   the shape the ReplicaSet controller gives pods); the sidecar reports one that cannot.
@@ -37,11 +37,11 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sidecar import contract
 from sidecar.core import objects
 from sidecar.core.errors import MalformedObjectError
 from sidecar.core.objects import JSONObject
 from sidecar.core.times import format_micro_time, parse_time, require_utc
+from spot_common import contract
 
 RELEASED_DURATION_S = 1
 """``leaseDurationSeconds`` written on release (the API requires a positive value)."""

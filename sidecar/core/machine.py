@@ -39,8 +39,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.actions import (
     AcquireLease,
     Action,
@@ -58,6 +56,8 @@ from sidecar.core.objects import JSONObject
 from sidecar.core.steps import STEPS, Move, Stay
 from sidecar.core.times import require_utc
 from sidecar.core.transitions import SETTLED, Edge, Event, transition
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 DOWNTIME_OR_STRATEGY_REASON = "RolloutStrategy"
 """Reason of the Warning Event that comes with a move whose strategy the user must know about

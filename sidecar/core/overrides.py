@@ -1,7 +1,7 @@
 """The annotations a user sets on a Deployment, parsed strictly.
 
 Users opt in, pause, and override the sidecar's settings per Deployment with annotations
-(:mod:`sidecar.contract` documents each key). A typo there must not be guessed at: the sidecar
+(:mod:`spot_common.contract` documents each key). A typo there must not be guessed at: the sidecar
 would then move pods somewhere the user did not ask for. Every value is parsed strictly, and a
 bad one raises :class:`~sidecar.core.errors.InvalidValueError` naming the annotation, the value
 found and what to set instead; the adapter reports it and the machine does nothing.
@@ -19,9 +19,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Final
 
-from sidecar import contract
 from sidecar.core.durations import Duration, parse_duration
 from sidecar.core.errors import InvalidValueError
+from spot_common import contract
 
 _NAME: Final = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_NAME: Final = re.compile(_NAME, re.ASCII)

@@ -22,8 +22,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal, TypeAlias
 
-from sidecar.contract import SAVED_SCHEDULING
 from sidecar.core.errors import InvalidSavedSchedulingError
+from spot_common.contract import SAVED_SCHEDULING
 
 VERSION: Final = 1
 """Version of the JSON form; bumped if a field changes meaning."""

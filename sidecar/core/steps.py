@@ -46,8 +46,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, TypeAlias
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core import fargate, health, objects, rollout
 from sidecar.core import strategy as rollout_strategy
 from sidecar.core.actions import Action, AskForRefusedPods, CheckHealth, Nothing, Wait
@@ -59,6 +57,8 @@ from sidecar.core.objects import JSONObject
 from sidecar.core.saved_scheduling import SavedScheduling
 from sidecar.core.signals import Interruption, Kind
 from sidecar.core.transitions import Event
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 _BY_HAND: Final = f"restore the pod template by hand, then set {contract.STATE} to {State.WATCHING}"
 

@@ -3,10 +3,11 @@
 A Fargate pod needs about a minute to become Ready, and a rolling update starts the next batch
 only when the last one is available. Kubernetes' default strategy (25 % / 25 %) gives three
 replicas a surge of one: about three minutes on Fargate, beyond the two-minute notice. So a move
-sets :data:`~sidecar.contract.MOVE_STRATEGY` (``maxSurge: 100%``, ``maxUnavailable: 0``) in the
+sets :data:`~spot_common.contract.MOVE_STRATEGY` (``maxSurge: 100%``, ``maxUnavailable: 0``) in the
 same write as its pod template, and saves the user's strategy in the annotation
-:data:`~sidecar.contract.SAVED_STRATEGY`, in the compact form :func:`encode` gives (the admission
-policy compares the same form in CEL, so a sidecar can only go user → move → user's again).
+:data:`~spot_common.contract.SAVED_STRATEGY`, in the compact form :func:`encode` gives (the
+admission policy compares the same form in CEL, so a sidecar can only go user → move → user's
+again).
 
 * :func:`for_move`: the change a move makes (none for a strategy that already is the move's,
   none for ``Recreate``, which the user chose because two sets of pods must not run at once:
@@ -27,10 +28,10 @@ import re
 from datetime import timedelta
 from typing import Any, Final
 
-from sidecar import contract
 from sidecar.core import objects
 from sidecar.core.errors import CorruptStateError, MalformedObjectError
 from sidecar.core.objects import JSONObject
+from spot_common import contract
 
 QUOTA_RETRY_EVERY: Final = timedelta(seconds=5)
 """How often the leader asks again for the pods a quota refused, once the move is fitted to it.
@@ -40,7 +41,7 @@ failure, to 1000 s) that nothing resets while some of its pods are still refused
 quota's freed room wakes nothing (kubernetes/kubernetes#98656): with three replicas and no room
 for a surge, the last replacement waited over a minute for a quota that had room a second after
 the old pod went. A change of the ReplicaSet is synced at once, so a write of
-:data:`~sidecar.contract.QUOTA_RETRY` every few seconds bounds each wait."""
+:data:`~spot_common.contract.QUOTA_RETRY` every few seconds bounds each wait."""
 
 RECREATE: Final = "Recreate"
 ROLLING_UPDATE: Final = "RollingUpdate"
@@ -53,7 +54,7 @@ _SURGE: Final = re.compile(r"^([0-9]+%?)?$")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Change:
     """What a write does to the strategy: the new ``spec.strategy`` (``None``: leave it) and the
-    new :data:`~sidecar.contract.SAVED_STRATEGY` (``None``: remove it)."""
+    new :data:`~spot_common.contract.SAVED_STRATEGY` (``None``: remove it)."""
 
     strategy: dict[str, Any] | None
     saved: str | None
@@ -80,7 +81,7 @@ def encode(strategy: JSONObject) -> str:
 
 def decode(text: str) -> dict[str, Any]:
     """The ``spec.strategy`` that :func:`encode` gave ``text`` for; :class:`CorruptStateError`
-    (naming :data:`~sidecar.contract.SAVED_STRATEGY`) if ``text`` is not such a form."""
+    (naming :data:`~spot_common.contract.SAVED_STRATEGY`) if ``text`` is not such a form."""
     if text == RECREATE:
         return {"type": RECREATE}
     parts = text.split(":")

@@ -1,6 +1,6 @@
 """The transition table of the migration workflow, and nothing else.
 
-States are :class:`sidecar.contract.State`; an :class:`Event` is what the state machine
+States are :class:`spot_common.contract.State`; an :class:`Event` is what the state machine
 concluded from what it observed. :data:`TRANSITIONS` holds every legal (state, event) pair, the
 state it leads to, and the Kubernetes Event that announces it; :func:`transition` raises
 :class:`~sidecar.core.errors.IllegalTransitionError` for every other pair (the model is h11's
@@ -36,8 +36,8 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-from sidecar.contract import State
 from sidecar.core.errors import IllegalTransitionError
+from spot_common.contract import State
 
 
 class Event(enum.StrEnum):

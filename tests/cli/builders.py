@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.annotations import Notice
 from sidecar.core.fargate import to_fargate
 from sidecar.core.history import HistoryEntry, dump_history
 from sidecar.core.signals import Kind, Source
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 NOW = datetime(2026, 1, 2, 15, 4, 5, tzinfo=UTC)
 NODE = "ip-10-0-1-17.ec2.internal"

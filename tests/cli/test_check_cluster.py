@@ -25,7 +25,7 @@ from devtools.controlplane.waiting import wait_for
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from devtools.webhook_tls import make_tls
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.injection import has_sidecar
 

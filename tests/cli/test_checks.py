@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devtools.controlplane import pki
-from sidecar import contract
+from spot_common import contract
 from spot_failover import install_checks, workload_checks
 from spot_failover.certificate_checks import certificate_results
 from spot_failover.checks import Result, Status, failed, text

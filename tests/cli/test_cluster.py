@@ -23,8 +23,8 @@ import pytest
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.processes import free_port
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from tests.cli.builders import deployment as plain_deployment
 from tests.cli.builders import entry, moved, opted_in
 from tests.cli.tables import cells

@@ -22,7 +22,7 @@ PURE = [
     "workload_checks.py",
 ]
 ALLOWED = (
-    "sidecar.contract",
+    "spot_common.contract",
     "sidecar.core",
     "spot_failover.ages",
     "spot_failover.status",

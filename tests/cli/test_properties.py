@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar import contract
-from sidecar.contract import State
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import State
 from spot_failover import render, status
 from spot_failover.status import KNOWN_KEYS
 from tests.cli.builders import NOW, entry, moved, notice

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from spot_failover import render, status
 from tests.cli.builders import NOW, deployment, entry, moved, opted_in
 from tests.cli.tables import cells

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.durations import NEVER
 from sidecar.core.inputs import Policy
 from sidecar.core.steps import failback_due_at
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 from spot_failover import status
 from tests.cli.builders import (
     FARGATE_LABELS,

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.durations import Duration
 from sidecar.core.inputs import Facts, Policy
 from sidecar.core.signals import Interruption, Kind, Source
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 
 NOW = datetime(2026, 1, 2, 15, 4, 5, tzinfo=UTC)
 FARGATE_LABELS = {"spot-failover/fargate": "true"}

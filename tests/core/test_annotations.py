@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core.annotations import DeploymentView, Notice, transition_body
 from sidecar.core.errors import CorruptStateError, InvalidValueError, MalformedObjectError
 from sidecar.core.history import HistoryEntry, append, dump_history, parse_history
 from sidecar.core.overrides import Overrides, parse_label_pairs
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 from tests.core.builders import NOW, deployment, interruption, state_annotations
 
 

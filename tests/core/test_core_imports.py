@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "sidecar" / "core"
-ALLOWED = {"sidecar.contract", "sidecar.core"}
+ALLOWED = {"spot_common.contract", "sidecar.core"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -33,7 +33,7 @@ def test_a_core_module_imports_only_the_standard_library_and_the_contract(path: 
         top = name.split(".")[0]
         if top in sys.stdlib_module_names or top == "__future__":
             continue
-        if name == "sidecar":  # ``from sidecar import contract``
+        if name == "spot_common":  # ``from spot_common import contract``
             continue
         assert any(name == a or name.startswith(a + ".") for a in ALLOWED), (
             f"{path.name} imports {name}"

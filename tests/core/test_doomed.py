@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
 from sidecar.core import doomed
+from spot_common import contract
 
 NODE = "ip-10-0-1-17.ec2.internal"
 

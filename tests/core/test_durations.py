@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
 from sidecar.core.durations import NEVER, Duration, format_duration, parse_duration
 from sidecar.core.errors import InvalidValueError
+from spot_common import contract
 
 
 @pytest.mark.parametrize(

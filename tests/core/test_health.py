@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sidecar.contract import ComputeType
 from sidecar.core import health
 from sidecar.core.health import Healthy, NotYet, Unhealthy, pods_verdict
+from spot_common.contract import ComputeType
 from tests.core.builders import deployment, pod
 
 NODES = {

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sidecar import contract
 from sidecar.core import lease
 from sidecar.core.errors import MalformedObjectError
 from sidecar.core.lease import LeaseRecord, Missing, Renew, TakeOver, Wait
 from sidecar.core.times import format_micro_time
+from spot_common import contract
 from tests.core.builders import NOW
 
 DURATION = 15

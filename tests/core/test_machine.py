@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core import health
 from sidecar.core.actions import (
     AcquireLease,
@@ -29,6 +27,8 @@ from sidecar.core.inputs import Facts
 from sidecar.core.machine import Decision, decide
 from sidecar.core.signals import Kind
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 from tests.core.builders import (
     FARGATE_LABELS,
     NODE,

@@ -12,8 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sidecar import contract
-from sidecar.contract import ComputeType, State
 from sidecar.core import health, strategy, transitions
 from sidecar.core.actions import WRITES, Nothing, RecordEvent, WriteTransition
 from sidecar.core.errors import IllegalTransitionError
@@ -23,6 +21,8 @@ from sidecar.core.inputs import Facts
 from sidecar.core.machine import decide
 from sidecar.core.signals import Kind
 from sidecar.core.transitions import TRANSITIONS, Event, transition
+from spot_common import contract
+from spot_common.contract import ComputeType, State
 from tests.core import strategies
 from tests.core.builders import (
     FARGATE_LABELS,

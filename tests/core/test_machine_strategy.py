@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
-from sidecar.contract import State
 from sidecar.core import health
 from sidecar.core.actions import (
     AskForRefusedPods,
@@ -24,6 +22,8 @@ from sidecar.core.machine import DOWNTIME_OR_STRATEGY_REASON, Decision, decide
 from sidecar.core.signals import Kind
 from sidecar.core.strategy import QUOTA_RETRY_EVERY
 from sidecar.core.times import format_time
+from spot_common import contract
+from spot_common.contract import State
 from tests.core.builders import (
     NODE,
     NOW,

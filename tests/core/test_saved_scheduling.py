@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
 from sidecar.core.errors import CorruptStateError, InvalidSavedSchedulingError
 from sidecar.core.saved_scheduling import LabelChange, RemovedToleration, SavedScheduling
+from spot_common import contract
 
 FULL = SavedScheduling(
     labels={

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
 from sidecar.core import strategy
 from sidecar.core.errors import CorruptStateError, MalformedObjectError
 from sidecar.core.strategy import Change
+from spot_common import contract
 
 FAST = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}}
 DEFAULTS = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}

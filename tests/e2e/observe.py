@@ -14,7 +14,7 @@ from typing import Any
 
 from devtools.controlplane import audit
 from devtools.scenario import Scenario
-from sidecar import contract
+from spot_common import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITES = frozenset({"create", "update", "patch", "delete"})

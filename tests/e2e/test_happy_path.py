@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from devtools.scenario import SPOT_NODES, Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from webhook.injection import has_sidecar
 
 from .observe import deployment_path, pod_creations, pod_writes, slow_rollout, status, transitions

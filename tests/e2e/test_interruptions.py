@@ -10,8 +10,8 @@ import pytest
 
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import SPOT_NODES, Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 from .observe import deployment_path, pod_writes, transitions
 

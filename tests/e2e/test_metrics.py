@@ -16,8 +16,8 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.metrics_scrape import Scrape, scrape
 from devtools.scenario import Scenario, scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 from .observe import slow_rollout
 

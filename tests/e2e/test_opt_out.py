@@ -23,8 +23,8 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario, live
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from webhook import rbac
 from webhook.injection import has_sidecar
 

@@ -14,7 +14,7 @@ import pytest
 
 from devtools.controlplane.waiting import wait_for
 from devtools.eks import live_and_ready
-from sidecar.contract import State
+from spot_common.contract import State
 from tests.sidecar.conftest import MakeFailover
 
 from .test_interruptions import on_nodes

@@ -10,8 +10,8 @@ import pytest
 
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from webhook.reporter import REASON
 
 from .observe import slow_rollout, transitions

@@ -7,8 +7,8 @@ import datetime as dt
 from prometheus_client import CollectorRegistry, generate_latest
 
 from devtools.metrics_scrape import Scrape
-from sidecar import contract
 from sidecar.metrics import Metrics as SidecarMetrics
+from spot_common import contract
 from webhook.failover_states import FailoverStates
 from webhook.metrics import Metrics as WebhookMetrics
 from webhook.owners import deployment_facts

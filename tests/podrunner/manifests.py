@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sidecar import contract
+from spot_common import contract
 
 APP = {"name": "app", "image": "registry.example/app:1.0"}
 METRICS_PORT = 9090

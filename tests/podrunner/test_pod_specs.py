@@ -15,7 +15,7 @@ from devtools.controlplane.podspec import (
     remap_metrics_port,
     sidecar_container,
 )
-from sidecar import contract
+from spot_common import contract
 
 SIDECAR = {"name": contract.SIDECAR_CONTAINER, "image": "registry.example/sf:1"}
 APP = {"name": "app", "image": "registry.example/app:1"}

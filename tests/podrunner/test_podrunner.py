@@ -17,7 +17,7 @@ from kubernetes import client
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
-from sidecar import contract
+from spot_common import contract
 from tests.podrunner.conftest import IMDS_URL, MakeRunner, imds_env, report, token_in
 from tests.podrunner.manifests import METRICS_PORT, pod, sidecar, sidecar_deployment
 

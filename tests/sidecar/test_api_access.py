@@ -17,21 +17,15 @@ import pytest
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.scenario import deployment
-from sidecar import contract
 from sidecar.adapters.apiserver import ApiServer, decode_event
 from sidecar.adapters.credentials import InCluster, Token
-from sidecar.adapters.errors import (
-    ApiError,
-    Conflict,
-    Forbidden,
-    NoCredentials,
-    NotFound,
-    Unreachable,
-)
+from sidecar.adapters.errors import NoCredentials
 from sidecar.adapters.kube import Kube as SidecarKube
-from sidecar.contract import State
 from sidecar.core.times import format_micro_time
 from sidecar.leadership import Leadership
+from spot_common import contract
+from spot_common.api_errors import ApiError, Conflict, Forbidden, NotFound, Unreachable
+from spot_common.contract import State
 from webhook import rbac
 from webhook.owners import DeploymentFacts
 

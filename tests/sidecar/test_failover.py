@@ -11,8 +11,8 @@ import pytest
 from devtools.controlplane import audit
 from devtools.controlplane.nodes import FARGATE_KEY
 from devtools.scenario import SPOT_NODES, Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 pytestmark = pytest.mark.cluster
 

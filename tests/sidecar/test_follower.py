@@ -11,8 +11,8 @@ import threading
 from collections.abc import Iterator
 
 from sidecar.adapters.apiserver import JSON
-from sidecar.adapters.errors import ServerError
 from sidecar.follower import Follower
+from spot_common.api_errors import ServerError
 
 END = object()
 """Scripted: the watch request ends (the server's timeout)."""

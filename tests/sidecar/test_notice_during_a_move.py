@@ -13,8 +13,8 @@ from typing import Any
 
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import SPOT_NODES, Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 
 def _slow(body: dict[str, Any]) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import logs
-from sidecar.contract import ComputeType
 from sidecar.core import health, rollout
+from spot_common import logs
+from spot_common.contract import ComputeType
 
 _FIELD = st.from_regex(r"[a-z][a-z_]{2,11}", fullmatch=True).filter(
     lambda name: (

@@ -12,8 +12,8 @@ import pytest
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario, mounting
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 
 pytestmark = pytest.mark.cluster
 

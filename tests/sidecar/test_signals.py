@@ -11,8 +11,8 @@ from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.imds import FaultKind
 from devtools.scenario import Scenario
-from sidecar import contract
-from sidecar.contract import State
+from spot_common import contract
+from spot_common.contract import State
 from tests.conftest import SPOT_NODES
 
 from .conftest import MakeFailover

@@ -16,7 +16,7 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
-from sidecar import contract
+from spot_common import contract
 from webhook.admission import INTERNAL_ERROR_WARNING
 
 from .harness import SIDECAR_IMAGE, RunningWebhook, Tls

@@ -11,7 +11,7 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.certs import Names, service_hosts
 from webhook.owners import DeploymentFacts

@@ -24,7 +24,7 @@ from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.waiting import wait_for
 from devtools.security.attempts import ATTACKS, ATTEMPTS, LEGITIMATE, Attempt, Identity, make
 from devtools.security.stage import Stage, stage
-from sidecar import contract
+from spot_common import contract
 
 from .harness import RunningWebhook
 from .test_rbac import Provisioned, opted_in, unique

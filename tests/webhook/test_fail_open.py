@@ -13,7 +13,7 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
-from sidecar import contract
+from spot_common import contract
 from webhook.reporter import REASON
 
 from .conftest import admission_configured, wait_until_called

@@ -8,7 +8,7 @@ import datetime as dt
 from prometheus_client import CollectorRegistry, generate_latest
 
 from devtools.metrics_scrape import Scrape
-from sidecar import contract
+from spot_common import contract
 from webhook.failover_states import STATES, FailoverStates, summarize
 from webhook.owners import DeploymentFacts, deployment_facts
 

@@ -19,7 +19,7 @@ from devtools.controlplane.processes import port_is_bound
 from devtools.controlplane.waiting import wait_for
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.reporter import REASON
 

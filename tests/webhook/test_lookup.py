@@ -11,8 +11,8 @@ import threading
 import time
 from typing import Any, cast
 
-from sidecar import contract
-from webhook.errors import NotFound
+from spot_common import contract
+from spot_common.api_errors import NotFound
 from webhook.kube import Kube
 from webhook.lookup import OwnerLookup
 from webhook.owners import OwnerCache

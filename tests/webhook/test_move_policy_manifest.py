@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sidecar import contract
+from spot_common import contract
 
 from .manifests import find, render
 

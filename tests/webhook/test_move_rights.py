@@ -20,7 +20,7 @@ from kubernetes.client.rest import ApiException
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.security.identities import by_policy
-from sidecar import contract
+from spot_common import contract
 
 from .test_rbac import Sidecar, account, sidecar
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
+from spot_common import contract
 from webhook.owners import DeploymentFacts, Miss, OwnerCache, deployment_facts, label_selector
 from webhook.selection import ControllerRef, DeploymentOwner, NoController, OtherOwner
 

@@ -26,8 +26,8 @@ from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
 from devtools.security.identities import api_for
-from sidecar import contract
 from sidecar.core.fargate import restore, to_fargate
+from spot_common import contract
 from webhook import rbac
 from webhook.owners import DeploymentFacts
 

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.owners import DeploymentFacts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sidecar import contract
+from spot_common import contract
 from webhook.owners import DeploymentFacts
 from webhook.reporter import REASON, MissingPod, event, missing_pods
 from webhook.selection import SelectionConfig

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import API_ACCESS_VOLUME, InjectionConfig
 from webhook.selection import DeploymentOwner
 

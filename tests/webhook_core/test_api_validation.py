@@ -20,7 +20,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.kube import Kube
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import inject
 
 from .pods import CONFIG, OPTED_IN, deployment_pod

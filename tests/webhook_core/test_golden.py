@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import inject
 from webhook.patch import json_patch
 

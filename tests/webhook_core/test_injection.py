@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import (
     API_ACCESS_VOLUME,
     METRICS_PORT_NAME,

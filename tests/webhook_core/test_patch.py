@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
+from spot_common import contract
 from webhook.patch import json_patch
 
 from . import applier

@@ -12,7 +12,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar import contract
+from spot_common import contract
 from webhook.injection import InjectionConfig, has_sidecar, inject
 from webhook.patch import json_patch
 from webhook.selection import DeploymentOwner, SelectionConfig, decide

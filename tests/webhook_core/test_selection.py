@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sidecar import contract
+from spot_common import contract
 from webhook.selection import (
     ControllerRef,
     DeploymentOwner,

@@ -1,21 +1,17 @@
-"""JSON logs for the webhook: configured once in ``__main__``, context in ``extra`` fields.
-
-kopf logs every handler invocation at INFO on ``kopf.objects``; with an admission handler and
-watch handlers that is one line per pod and per ReplicaSet change. Those loggers are held at
-WARNING so that INFO means "something worth reading happened".
-"""
+"""JSON logs, set up once per program in its ``__main__``; context goes in ``extra`` fields."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
-QUIET = ("kopf.objects", "kopf.activities", "aiohttp.access", "kubernetes", "urllib3")
 
-
-def configure(level: str, *, program: str) -> None:
+def configure(level: str, *, program: str, quiet: Iterable[str] = ()) -> None:
+    """One JSON line per record on stderr, each naming ``program``; the loggers in ``quiet``
+    (libraries that log every request or handler call) are held at WARNING or above."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
@@ -27,5 +23,5 @@ def configure(level: str, *, program: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in QUIET:
+    for name in quiet:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
