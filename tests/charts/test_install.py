@@ -26,7 +26,7 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.waiting import wait_for
 from devtools.webhook_tls import make_tls
-from sidecar import contract
+from spot_common import contract
 from webhook import rbac
 from webhook.certs import service_hosts
 

@@ -9,8 +9,8 @@ from typing import Any, Final
 import pytest
 from pydantic_settings import BaseSettings
 
-from sidecar import contract
 from sidecar.settings import Settings as SidecarSettings
+from spot_common import contract
 from webhook.settings import Settings as WebhookSettings
 
 from .helm import CHART, container_env, find, render, render_refused, values_file
