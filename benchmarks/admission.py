@@ -40,7 +40,7 @@ from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from spot_common import contract
-from webhook.reporter import REASON
+from webhook.core.missing_sidecars import REASON
 
 RATE: Final = 200.0
 WARMUP_S: Final = 5.0

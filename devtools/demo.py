@@ -54,8 +54,8 @@ from devtools.scenario import (
 from spot_common import contract
 from spot_common.contract import State
 from spot_failover.render import status_table
-from webhook.injection import has_sidecar
-from webhook.reporter import REASON as SIDECAR_MISSING
+from webhook.core.injection import has_sidecar
+from webhook.core.missing_sidecars import REASON as SIDECAR_MISSING
 
 NAME = "shop-web"
 NAMESPACE = "demo"

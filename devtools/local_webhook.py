@@ -51,7 +51,7 @@ from devtools.controlplane.waiting import wait_for
 from devtools.metrics_scrape import Scrape, scrape
 from devtools.webhook_manifests import Identity, Manifest
 from devtools.webhook_tls import HOST, Tls, make_tls
-from webhook import rbac
+from webhook.core import rbac
 from webhook.server import PATH
 from webhook.settings import Settings, env_name
 

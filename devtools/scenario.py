@@ -49,8 +49,8 @@ from devtools.eks.reclaim import Reclaimer
 from devtools.imds import ImdsSimulator
 from devtools.local_webhook import LocalWebhook, SettingValue
 from spot_common import contract
-from webhook import rbac
-from webhook.injection import has_sidecar
+from webhook.core import rbac
+from webhook.core.injection import has_sidecar
 
 SPOT_NODES = tuple(f"spot-{i}" for i in range(3))
 """The session's shared spot nodes (managed node group shape)."""

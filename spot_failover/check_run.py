@@ -20,8 +20,8 @@ from spot_failover.certificate_checks import certificate_results
 from spot_failover.checks import Result, Status
 from spot_failover.errors import CliError
 from spot_failover.kube import Connection, list_deployments
-from webhook import rbac
-from webhook.owners import label_selector
+from webhook.core import rbac
+from webhook.core.owners import label_selector
 
 GROUP = install_checks.GROUP
 

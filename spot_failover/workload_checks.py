@@ -2,7 +2,7 @@
 
 Pure: the Deployment, its pods, its Role and RoleBinding, its Events (plain JSON, ``None`` when
 absent) and ``now`` in; results out. What the webhook provisions is derived with the webhook's
-own functions (:mod:`webhook.rbac`), so the check and the webhook cannot disagree on names or
+own functions (:mod:`webhook.core.rbac`), so the check and the webhook cannot disagree on names or
 rules.
 
 Which Fargate profile selects the pods is not knowable from inside the cluster: profiles are
@@ -20,9 +20,9 @@ from typing import Any, Final
 
 from spot_common import contract
 from spot_failover.checks import Result, Status, ok
-from webhook import rbac
-from webhook.injection import has_sidecar
-from webhook.owners import deployment_facts
+from webhook.core import rbac
+from webhook.core.injection import has_sidecar
+from webhook.core.owners import deployment_facts
 
 Object = Mapping[str, Any]
 IMDS_REASON: Final = "ImdsUnreachable"

@@ -1,16 +1,19 @@
 """The spot-failover admission webhook: injects the sidecar, provisions its RBAC, reports misses.
 
-Pure core (no I/O): :mod:`~webhook.selection` (which pods), :mod:`~webhook.injection` (the
-injected pod), :mod:`~webhook.patch`, :mod:`~webhook.review` (is this an AdmissionReview?),
-:mod:`~webhook.owners` (the owner cache), :mod:`~webhook.rbac` (the sidecar's RBAC objects),
-and the pure halves of :mod:`~webhook.reporter` and :mod:`~webhook.certs`.
+The same rooms as the sidecar's:
 
-Shell: :mod:`~webhook.server` (HTTPS, in front of kopf), :mod:`~webhook.tls` (certificate
-reload), :mod:`~webhook.admission` (one pod, fail open), :mod:`~webhook.lookup` (cache misses),
-:mod:`~webhook.rbac_controller`, :mod:`~webhook.reporter`, :mod:`~webhook.kube` (API calls,
-typed by :mod:`~webhook.errors`), :mod:`~webhook.operator` (kopf wiring), :mod:`~webhook.app`
-(one process), :mod:`~webhook.health`, :mod:`~webhook.metrics`, :mod:`~webhook.settings`,
-:mod:`~webhook.logs` and ``__main__``.
+* :mod:`webhook.core` — every decision, pure: which pods, the injected pod and its
+  configuration, is this an AdmissionReview, the owner cache, the sidecar's RBAC objects, which
+  pods miss the sidecar, the failover-state figures, the certificates to issue.
+* :mod:`webhook.adapters` — the Kubernetes API client: typed calls, their failures mapped onto
+  :mod:`spot_common.api_errors`, and the certificates' Secrets.
+* the shell, here: :mod:`~webhook.server` (HTTPS, in front of kopf) with :mod:`~webhook.intake`
+  (what a body may cost) and :mod:`~webhook.serving`, :mod:`~webhook.tls` (certificate reload),
+  :mod:`~webhook.admission` (one pod, fail open), :mod:`~webhook.lookup` (cache misses),
+  :mod:`~webhook.rbac_controller`, :mod:`~webhook.reporter`, :mod:`~webhook.operator` (kopf
+  wiring), :mod:`~webhook.app` (one process), :mod:`~webhook.health`, :mod:`~webhook.metrics`,
+  :mod:`~webhook.settings`, :mod:`~webhook.bootstrap` (the certificate Job) and ``__main__``.
 
-From the sidecar, only :mod:`spot_common.contract` is imported (import-linter enforces it).
+``.importlinter`` holds the core off kopf, the HTTP and Kubernetes clients and the rest of the
+webhook, and the webhook apart from the sidecar (what both use is :mod:`spot_common`).
 """

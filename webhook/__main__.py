@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from spot_common import logs
 from spot_common.api_errors import ApiError
+from webhook.adapters.kube import load_api_client
 from webhook.app import Webhook
-from webhook.certs import Names, bootstrap
-from webhook.errors import CertificateError
-from webhook.kube import load_api_client
+from webhook.bootstrap import Names, bootstrap
+from webhook.core.errors import CertificateError
 from webhook.settings import Settings, env_name
 
 PROGRAM = "spot-failover-webhook"

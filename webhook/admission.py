@@ -1,7 +1,7 @@
 """One pod at admission: decide, inject, count; never fail the pod.
 
 This is what the kopf mutate handler calls (:mod:`webhook.operator`). It glues the pure
-decisions (:mod:`webhook.selection`, :mod:`webhook.injection`) to the owner lookup and the
+decisions (:mod:`webhook.core.selection`, :mod:`webhook.core.injection`) to the owner lookup and the
 metrics, and it is where "fail open, loudly" is implemented for everything that happens inside
 one review: any exception becomes "admit unchanged", with a warning the user sees in
 ``kubectl``'s output, a log line and ``spot_failover_webhook_errors_total{component="admission"}``.
@@ -17,10 +17,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from webhook.injection import InjectionConfig, inject
-from webhook.lookup import OwnerLookup
-from webhook.metrics import Metrics
-from webhook.selection import (
+from webhook.core.injection import inject
+from webhook.core.injection_config import InjectionConfig
+from webhook.core.selection import (
     Inject,
     NoController,
     OwnerResolution,
@@ -30,6 +29,8 @@ from webhook.selection import (
     decide,
     skip_before_lookup,
 )
+from webhook.lookup import OwnerLookup
+from webhook.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

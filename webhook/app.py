@@ -20,14 +20,13 @@ from typing import Final
 import kopf
 from kubernetes import client
 
+from webhook.adapters.kube import Kube
 from webhook.admission import Admission
-from webhook.failover_states import FailoverStates
+from webhook.core.owners import OwnerCache
 from webhook.health import HealthServer, Readiness
-from webhook.kube import Kube
 from webhook.lookup import OwnerLookup
-from webhook.metrics import Metrics
+from webhook.metrics import FailoverStates, Metrics
 from webhook.operator import build_registry, operator_settings
-from webhook.owners import OwnerCache
 from webhook.rbac_controller import RbacController
 from webhook.reporter import Reporter
 from webhook.server import AdmissionServer

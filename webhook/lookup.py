@@ -4,9 +4,9 @@ The controller manager creates a ReplicaSet and, milliseconds later, its pods; t
 watch may not have delivered the ReplicaSet yet. On such a miss the owner is read from the API
 server directly (the ReplicaSet, then its Deployment if that is not cached either), within
 ``timeout_s`` for the whole lookup. When time runs out or the API fails, the answer is
-:class:`~webhook.selection.LookupFailed`, and selection lets the pod through without the sidecar
-(the reporter later says so on the Deployment): a slow API server must never slow down or block
-pod creation.
+:class:`~webhook.core.selection.LookupFailed`, and selection lets the pod through without the
+sidecar (the reporter later says so on the Deployment): a slow API server must never slow down
+or block pod creation.
 
 Concurrent misses for the same ReplicaSet (a Deployment scaled to 50 creates 50 pods at once)
 share one lookup. Results of direct lookups are not written into the cache: the watch delivers
@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable
 
 from spot_common.api_errors import ApiError, NotFound
-from webhook.kube import Kube
-from webhook.owners import Miss, OwnerCache, deployment_facts, replicaset_facts
-from webhook.selection import ControllerRef, LookupFailed, OwnerResolution
+from webhook.adapters.kube import Kube
+from webhook.core.owners import Miss, OwnerCache, deployment_facts, replicaset_facts
+from webhook.core.selection import ControllerRef, LookupFailed, OwnerResolution
 
 log = logging.getLogger(__name__)
 

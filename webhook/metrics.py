@@ -2,14 +2,21 @@
 
 One registry per process, passed down explicitly (tests run several webhooks in one process).
 Label values are small closed sets (skip reasons, components); names of pods or Deployments
-never become labels.
+never become labels. Besides the process's own counters, :class:`FailoverStates` exports the
+failover states of the opted-in Deployments from the owner cache.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from webhook.core.failover_states import summarize
+from webhook.core.owners import DeploymentFacts
 
 PREFIX: Final = "spot_failover_webhook_"
 
@@ -92,3 +99,30 @@ class Metrics:
             "notAfter of the serving certificate, as a Unix time",
             registry=r,
         )
+
+
+class FailoverStates(Collector):
+    """The failover states of the Deployments ``source`` yields, summed up at scrape time
+    (:func:`~webhook.core.failover_states.summarize`)."""
+
+    def __init__(self, source: Callable[[], Iterable[DeploymentFacts]]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        summary = summarize(self.source())
+        deployments = GaugeMetricFamily(
+            PREFIX + "deployments",
+            "Opted-in Deployments by failover state (the spot-failover/state annotation)",
+            labels=["state"],
+        )
+        for state, count in summary.deployments.items():
+            deployments.add_metric([state], count)
+        yield deployments
+        unsettled = GaugeMetricFamily(
+            PREFIX + "unsettled_since_timestamp_seconds",
+            "Oldest last transition of an opted-in Deployment still in a move's state, Unix time",
+            labels=["state"],
+        )
+        for state, at in summary.unsettled_since.items():
+            unsettled.add_metric([state], at)
+        yield unsettled

@@ -25,7 +25,7 @@ import kopf
 from kubernetes import client
 
 from webhook.admission import Admission
-from webhook.owners import OwnerCache
+from webhook.core.owners import OwnerCache
 from webhook.rbac_controller import RbacController
 from webhook.server import HANDLER_ID, AdmissionServer
 

@@ -1,7 +1,7 @@
 """Keeps each opted-in Deployment's sidecar RBAC in place, and removes it when it is not wanted.
 
 Level-based: every Deployment event (including the initial listing kopf delivers at start-up)
-is compared with what should exist (:mod:`webhook.rbac`), and what differs is applied with
+is compared with what should exist (:mod:`webhook.core.rbac`), and what differs is applied with
 server-side apply. The webhook never writes to users' Deployments: the kopf handlers are
 ``on.event`` handlers, which keep no progress annotations and add no finalizers.
 
@@ -28,10 +28,10 @@ from collections.abc import Iterable
 
 from spot_common import contract
 from spot_common.api_errors import ApiError, NotFound
-from webhook import rbac
-from webhook.kube import WRITE_TIMEOUT_S, Kube
+from webhook.adapters.kube import WRITE_TIMEOUT_S, Kube
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts, Key, OwnerCache, deployment_facts
 from webhook.metrics import Metrics
-from webhook.owners import DeploymentFacts, Key, OwnerCache, deployment_facts
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ guarantees in front of kopf:
 * a body costs at most what :mod:`webhook.intake` allows (size, time, bodies at once), else
   413, 408 or 503 at once;
 * a body that is not an AdmissionReview gets **400** with a message naming the problem
-  (:mod:`webhook.review`), never a 500 or a crash;
+  (:mod:`webhook.core.review`), never a 500 or a crash;
 * a review that kopf cannot answer, or answers with "not allowed", still gets "allowed,
   unchanged" plus a warning, a log line and an error metric: this webhook only ever adds a
   sidecar, so refusing a pod is never its call (fail open);
@@ -28,9 +28,10 @@ from typing import Any, Final
 import aiohttp.web
 import kopf
 
-from webhook import intake, review, serving
+from webhook import intake, serving
 from webhook.admission import INTERNAL_ERROR_WARNING
-from webhook.errors import MalformedReview
+from webhook.core import review
+from webhook.core.errors import MalformedReview
 from webhook.metrics import Metrics
 from webhook.tls import ReloadingCertificate
 

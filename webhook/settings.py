@@ -16,8 +16,13 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spot_common import contract
-from webhook.injection import InjectionConfig, PullPolicy, Resources, valid_image_reference
-from webhook.selection import SelectionConfig
+from webhook.core.injection_config import (
+    InjectionConfig,
+    PullPolicy,
+    Resources,
+    valid_image_reference,
+)
+from webhook.core.selection import SelectionConfig
 
 ENV_PREFIX: Final = "SPOT_FAILOVER_WEBHOOK_"
 ADMISSION_TIMEOUT_S: Final = 5
@@ -158,7 +163,7 @@ class Settings(BaseSettings):
         return value
 
     def injection_config(self) -> InjectionConfig:
-        """What :func:`webhook.injection.inject` needs, from these settings."""
+        """What :func:`webhook.core.injection.inject` needs, from these settings."""
         return InjectionConfig(
             image=self.sidecar_image,
             version=self.sidecar_version,

@@ -31,7 +31,7 @@ from typing import Final
 
 from cryptography import x509
 
-from webhook.errors import CertificateError
+from webhook.core.errors import CertificateError
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from devtools.security.stage import (
     Stage,
 )
 from spot_common import contract
-from webhook import rbac
-from webhook.certs import Names
-from webhook.owners import DeploymentFacts
+from webhook.bootstrap import Names
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts
 
 DRY: Final = {"dry_run": "All"}
 ALLOWED: Final = "allowed"

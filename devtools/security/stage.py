@@ -43,9 +43,9 @@ from devtools.scenario import deployment
 from devtools.security.certgen import certgen_identity
 from devtools.security.identities import api_for, api_for_token
 from spot_common import contract
-from webhook import rbac
-from webhook.certs import Names
-from webhook.owners import DeploymentFacts
+from webhook.bootstrap import Names
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts
 
 WEB: Final = "web"
 WEB_B: Final = "web-b"

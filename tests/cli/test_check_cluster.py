@@ -26,8 +26,8 @@ from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from devtools.webhook_tls import make_tls
 from spot_common import contract
-from webhook import rbac
-from webhook.injection import has_sidecar
+from webhook.core import rbac
+from webhook.core.injection import has_sidecar
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]

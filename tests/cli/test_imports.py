@@ -27,9 +27,9 @@ ALLOWED = (
     "spot_failover.ages",
     "spot_failover.status",
     "spot_failover.checks",
-    "webhook.rbac",
-    "webhook.injection",
-    "webhook.owners",
+    "webhook.core.rbac",
+    "webhook.core.injection",
+    "webhook.core.owners",
     "cryptography",
 )
 

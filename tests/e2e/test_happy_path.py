@@ -12,7 +12,7 @@ import pytest
 from devtools.scenario import SPOT_NODES, Scenario
 from spot_common import contract
 from spot_common.contract import State
-from webhook.injection import has_sidecar
+from webhook.core.injection import has_sidecar
 
 from .observe import deployment_path, pod_creations, pod_writes, slow_rollout, status, transitions
 

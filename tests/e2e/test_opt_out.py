@@ -25,8 +25,8 @@ from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario, live
 from spot_common import contract
 from spot_common.contract import State
-from webhook import rbac
-from webhook.injection import has_sidecar
+from webhook.core import rbac
+from webhook.core.injection import has_sidecar
 
 from .observe import deployment_path, pod_writes, slow_rollout, status, transitions
 

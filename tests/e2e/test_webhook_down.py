@@ -12,7 +12,7 @@ from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario
 from spot_common import contract
 from spot_common.contract import State
-from webhook.reporter import REASON
+from webhook.core.missing_sidecars import REASON
 
 from .observe import slow_rollout, transitions
 

@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from devtools.metrics_scrape import Scrape
 from sidecar.metrics import Metrics as SidecarMetrics
 from spot_common import contract
-from webhook.failover_states import FailoverStates
+from webhook.core.owners import deployment_facts
+from webhook.metrics import FailoverStates
 from webhook.metrics import Metrics as WebhookMetrics
-from webhook.owners import deployment_facts
 
 PROMETHEUS_OWN = frozenset({"up"})
 """Series Prometheus itself writes for every target."""

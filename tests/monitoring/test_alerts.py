@@ -13,7 +13,7 @@ import yaml
 
 from tests.monitoring.exported import PROMETHEUS_OWN, exported_names
 from tests.monitoring.promtool import promtool
-from webhook.injection import METRICS_PORT_NAME
+from webhook.core.injection import METRICS_PORT_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"

@@ -26,8 +26,8 @@ from sidecar.leadership import Leadership
 from spot_common import contract
 from spot_common.api_errors import ApiError, Conflict, Forbidden, NotFound, Unreachable
 from spot_common.contract import State
-from webhook import rbac
-from webhook.owners import DeploymentFacts
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts
 
 # --- credentials (no cluster) ----------------------------------------------------------------
 

@@ -23,8 +23,8 @@ from devtools.controlplane.processes import free_port
 from devtools.controlplane.waiting import wait_for
 from devtools.webhook_manifests import shipped
 from devtools.webhook_tls import Tls, make_tls
+from webhook.adapters.kube import load_api_client
 from webhook.app import Webhook
-from webhook.kube import load_api_client
 from webhook.server import PATH
 from webhook.settings import Settings
 

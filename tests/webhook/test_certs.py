@@ -18,7 +18,8 @@ from kubernetes import client
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.security.certgen import certgen_identity
-from webhook.certs import Names, bootstrap, service_hosts
+from webhook.bootstrap import Names, bootstrap
+from webhook.core.certificates import service_hosts
 
 pytestmark = pytest.mark.cluster
 

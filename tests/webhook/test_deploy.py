@@ -12,9 +12,10 @@ from kubernetes.client.rest import ApiException
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from spot_common import contract
-from webhook import rbac
-from webhook.certs import Names, service_hosts
-from webhook.owners import DeploymentFacts
+from webhook.bootstrap import Names
+from webhook.core import rbac
+from webhook.core.certificates import service_hosts
+from webhook.core.owners import DeploymentFacts
 from webhook.server import PATH
 from webhook.settings import ADMISSION_TIMEOUT_S, Settings
 

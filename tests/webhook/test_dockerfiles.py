@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from webhook.injection import SIDECAR_UID
+from webhook.core.injection import SIDECAR_UID
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TOOLS = ("pip install", "uv ", "apt-get", "apk add", "gcc", "build-essential", "hatch")

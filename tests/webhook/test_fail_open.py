@@ -14,7 +14,7 @@ from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
 from spot_common import contract
-from webhook.reporter import REASON
+from webhook.core.missing_sidecars import REASON
 
 from .conftest import admission_configured, wait_until_called
 from .harness import RunningWebhook, Tls, settings

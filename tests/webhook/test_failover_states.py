@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from devtools.metrics_scrape import Scrape
 from spot_common import contract
-from webhook.failover_states import STATES, FailoverStates, summarize
-from webhook.owners import DeploymentFacts, deployment_facts
+from webhook.core.failover_states import STATES, summarize
+from webhook.core.owners import DeploymentFacts, deployment_facts
+from webhook.metrics import FailoverStates
 
 T0 = dt.datetime(2026, 1, 2, 15, 0, tzinfo=dt.UTC)
 

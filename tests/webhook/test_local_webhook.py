@@ -20,8 +20,8 @@ from devtools.controlplane.waiting import wait_for
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from spot_common import contract
-from webhook import rbac
-from webhook.reporter import REASON
+from webhook.core import rbac
+from webhook.core.missing_sidecars import REASON
 
 from .harness import SIDECAR_IMAGE
 

@@ -13,10 +13,10 @@ from typing import Any, cast
 
 from spot_common import contract
 from spot_common.api_errors import NotFound
-from webhook.kube import Kube
+from webhook.adapters.kube import Kube
+from webhook.core.owners import OwnerCache
+from webhook.core.selection import ControllerRef, DeploymentOwner, LookupFailed
 from webhook.lookup import OwnerLookup
-from webhook.owners import OwnerCache
-from webhook.selection import ControllerRef, DeploymentOwner, LookupFailed
 
 REF = ControllerRef("apps/v1", "ReplicaSet", "web-1", "rs-uid")
 

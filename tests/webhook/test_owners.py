@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from spot_common import contract
-from webhook.owners import DeploymentFacts, Miss, OwnerCache, deployment_facts, label_selector
-from webhook.selection import ControllerRef, DeploymentOwner, NoController, OtherOwner
+from webhook.core.owners import DeploymentFacts, Miss, OwnerCache, deployment_facts, label_selector
+from webhook.core.selection import ControllerRef, DeploymentOwner, NoController, OtherOwner
 
 NS = "shop"
 

@@ -28,8 +28,8 @@ from devtools.scenario import deployment
 from devtools.security.identities import api_for
 from sidecar.core.fargate import restore, to_fargate
 from spot_common import contract
-from webhook import rbac
-from webhook.owners import DeploymentFacts
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts
 
 from .conftest import WEBHOOK_ACCOUNT
 from .harness import RunningWebhook

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spot_common import contract
-from webhook import rbac
-from webhook.owners import DeploymentFacts
+from webhook.core import rbac
+from webhook.core.owners import DeploymentFacts
 
 
 def facts(

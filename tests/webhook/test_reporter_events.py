@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 from spot_common import contract
-from webhook.owners import DeploymentFacts
-from webhook.reporter import REASON, MissingPod, event, missing_pods
-from webhook.selection import SelectionConfig
+from webhook.core.missing_sidecars import REASON, MissingPod, event, missing_pods
+from webhook.core.owners import DeploymentFacts
+from webhook.core.selection import SelectionConfig
 
 DEPLOYMENT = DeploymentFacts("shop", "web", "d-uid", "web", {contract.ENABLED: "true"}, "app=web")
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook import review
-from webhook.errors import MalformedReview
+from webhook.core import review
+from webhook.core.errors import MalformedReview
 
 from .reviews import json_values, valid_review
 

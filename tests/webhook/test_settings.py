@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from webhook.__main__ import main
-from webhook.injection import PullPolicy
+from webhook.core.injection_config import PullPolicy
 from webhook.settings import ADMISSION_TIMEOUT_S, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

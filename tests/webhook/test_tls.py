@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from devtools.controlplane import pki
-from webhook.errors import CertificateError
+from webhook.core.errors import CertificateError
 from webhook.tls import ReloadingCertificate
 
 from .harness import Tls, make_tls

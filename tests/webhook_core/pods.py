@@ -14,8 +14,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from spot_common import contract
-from webhook.injection import API_ACCESS_VOLUME, InjectionConfig
-from webhook.selection import DeploymentOwner
+from webhook.core.injection import API_ACCESS_VOLUME
+from webhook.core.injection_config import InjectionConfig
+from webhook.core.selection import DeploymentOwner
 
 IMAGE = "registry.example.com/spot-failover/sidecar:0.1.0"
 VERSION = "0.1.0"

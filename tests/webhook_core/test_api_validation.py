@@ -21,7 +21,7 @@ from kubernetes.client.rest import ApiException
 
 from devtools.controlplane.kube import Kube
 from spot_common import contract
-from webhook.injection import inject
+from webhook.core.injection import inject
 
 from .pods import CONFIG, OPTED_IN, deployment_pod
 from .test_golden import CASES, GOLDEN, Case

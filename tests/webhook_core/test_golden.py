@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from spot_common import contract
-from webhook.injection import inject
-from webhook.patch import json_patch
+from webhook.core.injection import inject
 
 from . import applier
+from .patch import json_patch
 from .pods import CONFIG, OPTED_IN
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 
 from spot_common import contract
-from webhook.injection import (
+from webhook.core.injection import (
     API_ACCESS_VOLUME,
     METRICS_PORT_NAME,
     SERVICE_ACCOUNT_MOUNT_PATH,
     InvalidPodError,
-    PullPolicy,
-    Resources,
     inject,
-    valid_image_reference,
 )
+from webhook.core.injection_config import PullPolicy, Resources, valid_image_reference
 
 from .pods import CONFIG, IMAGE, OPTED_IN, VERSION, deployment_pod
 

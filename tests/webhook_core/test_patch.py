@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from spot_common import contract
-from webhook.patch import json_patch
 
 from . import applier
+from .patch import json_patch
 
 
 def test_equal_documents_give_an_empty_patch() -> None:

@@ -13,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spot_common import contract
-from webhook.injection import InjectionConfig, has_sidecar, inject
-from webhook.patch import json_patch
-from webhook.selection import DeploymentOwner, SelectionConfig, decide
+from webhook.core.injection import has_sidecar, inject
+from webhook.core.injection_config import InjectionConfig
+from webhook.core.selection import DeploymentOwner, SelectionConfig, decide
 
 from . import applier
+from .patch import json_patch
 from .pods import configs, deployment_annotations, pods
 
 EXAMPLES = settings(max_examples=80, deadline=None)

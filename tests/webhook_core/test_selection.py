@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from spot_common import contract
-from webhook.selection import (
+from webhook.core.selection import (
     ControllerRef,
     DeploymentOwner,
     Inject,

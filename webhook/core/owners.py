@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from spot_common import contract
-from webhook.selection import (
+from webhook.core.selection import (
     ControllerRef,
     DeploymentOwner,
     NoController,
@@ -67,7 +67,7 @@ class DeploymentFacts:
 
     @property
     def opted_in(self) -> bool:
-        """Exactly ``"true"`` opts in (see :mod:`webhook.selection`), and not while deleting."""
+        """Exactly ``"true"`` opts in (see :mod:`.selection`), and not while deleting."""
         return self.annotations.get(contract.ENABLED) == "true" and not self.deleting
 
     def owner(self) -> DeploymentOwner:

@@ -1,11 +1,11 @@
-"""The JSON patch (RFC 6902) an AdmissionResponse carries, derived from two versions of a pod.
+"""The JSON patch (RFC 6902) an AdmissionResponse carries, derived as kopf derives it.
 
 Admission webhooks answer with a patch against the object the API server sent, not with the
-object itself. Hand-written patch operations drift from what the code meant to change (and get
-the escaping of keys like ``spot-failover/injected`` or parents that do not exist yet wrong), so
-the webhook edits a copy (:func:`webhook.injection.inject`) and derives the operations here.
-The diff is python-json-patch's, which the kopf dependency brings along; this module pins the
-typing and guarantees the result shares nothing with its inputs.
+object itself. The webhook never writes that patch: its mutate handler hands kopf the injected
+pod (:mod:`webhook.operator`), and kopf diffs the admitted pod against it with python-json-patch
+(``JsonPatch.from_diff``). The tests derive the patch the same way, to pin it in the golden files
+and to check, with an applier of their own, that it turns the admitted pod into the injected
+one. This module pins the typing and guarantees the result shares nothing with its inputs.
 """
 
 from __future__ import annotations

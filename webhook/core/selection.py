@@ -36,7 +36,7 @@ Checks run in this order; the first match is the reason (reasons are metric labe
 
 ``hostNetwork`` pods *are* injected. Fargate cannot run them, and the sidecar is what tells the
 user so (state ``Failed`` with the reason on the Deployment) instead of failing silently; see
-:mod:`webhook.injection` for how its metrics port is handled there.
+:mod:`webhook.core.injection` for how its metrics port is handled there.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import Any, assert_never
 
 from spot_common import contract
-from webhook.injection import has_sidecar
+from webhook.core.injection import has_sidecar
 
 WINDOWS = "windows"
 OS_LABEL = "kubernetes.io/os"

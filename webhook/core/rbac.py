@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from spot_common import contract
-from webhook.owners import DeploymentFacts
+from webhook.core.owners import DeploymentFacts
 
 NODES_CLUSTER_ROLE: Final = "spot-failover-sidecar-nodes"
 """The shared ClusterRole shipped in deploy/ (``contract.SIDECAR_NODE_RULES``)."""

@@ -1,4 +1,4 @@
-"""What the webhook tells Prometheus about the failover states of the opted-in Deployments.
+"""The failover states of the opted-in Deployments, summed up for Prometheus.
 
 The sidecars' own metrics die with their pods: a leader that rolls a move back or gives up is
 replaced moments later, and a counter first seen already incremented shows no increase to a
@@ -6,22 +6,19 @@ rate() or increase(). The webhook watches every Deployment anyway (its owner cac
 reports, at each scrape, how many opted-in Deployments are in each state and since when the
 oldest unfinished move has been running: alerts on a failed or rolled-back move and on a move
 past its deadline read these. Counts only; names of Deployments never become labels (run
-``spot-failover status -A`` to see which).
+``spot-failover status -A`` to see which). :func:`summarize` computes the figures;
+:class:`webhook.metrics.FailoverStates` exports them at scrape time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Final
 
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-
 from spot_common.contract import State
-from webhook.metrics import PREFIX
-from webhook.owners import DeploymentFacts
+from webhook.core.owners import DeploymentFacts
 
 STATES: Final = tuple(str(state) for state in State)
 """The values of ``spot-failover/state``, each always exported (0 when none)."""
@@ -61,29 +58,3 @@ def _timestamp(value: str) -> float | None:
     except ValueError:
         return None
     return parsed.timestamp() if parsed.tzinfo is not None else None
-
-
-class FailoverStates(Collector):
-    """Collects :func:`summarize` of the Deployments ``source`` yields, at scrape time."""
-
-    def __init__(self, source: Callable[[], Iterable[DeploymentFacts]]) -> None:
-        self.source = source
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        summary = summarize(self.source())
-        deployments = GaugeMetricFamily(
-            PREFIX + "deployments",
-            "Opted-in Deployments by failover state (the spot-failover/state annotation)",
-            labels=["state"],
-        )
-        for state, count in summary.deployments.items():
-            deployments.add_metric([state], count)
-        yield deployments
-        unsettled = GaugeMetricFamily(
-            PREFIX + "unsettled_since_timestamp_seconds",
-            "Oldest last transition of an opted-in Deployment still in a move's state, Unix time",
-            labels=["state"],
-        )
-        for state, at in summary.unsettled_since.items():
-            unsettled.add_metric([state], at)
-        yield unsettled

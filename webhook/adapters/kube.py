@@ -1,10 +1,11 @@
 """The webhook's Kubernetes API calls (other than kopf's watches), each one typed and bounded.
 
-Every call goes through :meth:`Kube._call`, which maps failures to :mod:`webhook.errors` and
-counts the request. Calls are synchronous (the ``kubernetes`` client); async callers run them
-with ``asyncio.to_thread`` so the event loop that answers admission reviews never blocks.
-Objects come back as plain JSON dicts (``_preload_content=False``): cheaper than the client's
-models, and the pure modules work on JSON.
+Every call goes through :meth:`Kube._call`, which maps failures onto
+:mod:`spot_common.api_errors` (:mod:`webhook.adapters.errors`) and counts the request. Calls are
+synchronous (the ``kubernetes`` client); async callers run them with ``asyncio.to_thread`` so
+the event loop that answers admission reviews never blocks. Objects come back as plain JSON
+dicts (``_preload_content=False``): cheaper than the client's models, and the core works on
+JSON.
 """
 
 from __future__ import annotations
