@@ -159,7 +159,7 @@ def document(data: Mapping[str, Any]) -> str:
         "(issue item 4: `webhook_rss_mib_under_stalled_uploads` and",
         "`webhook_valid_reviews_answered_during_abuse` in BENCHMARKS.md, and the shipped",
         "NetworkPolicy), and that derived names never collide (item 5: property tests in",
-        "`tests/webhook/test_rbac_manifests.py`).",
+        "`tests/webhook/core/test_rbac.py`).",
         "",
         "## Static scan of the manifests",
         "",

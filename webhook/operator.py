@@ -55,7 +55,7 @@ def build_registry(
         outcome = await admission.admit(body)
         warnings.extend(outcome.warnings)
         if outcome.pod is not None:
-            patch.fns.append(_replace_with(outcome.pod))
+            patch.fns.append(replace_with(outcome.pod))
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)
     async def replicaset_seen(type: str | None, body: kopf.Body, **_: Any) -> None:
@@ -74,7 +74,7 @@ def build_registry(
     return registry
 
 
-def _replace_with(pod: dict[str, Any]) -> Callable[[Any], None]:
+def replace_with(pod: dict[str, Any]) -> Callable[[Any], None]:
     """A kopf patch function that turns the admitted body into ``pod``; kopf diffs the two."""
 
     def replace(body: Any) -> None:
