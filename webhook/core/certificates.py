@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 from collections.abc import Callable
 from typing import Final
 
@@ -83,7 +84,11 @@ def issue_ca(now: dt.datetime, common_name: str = "spot-failover-webhook-ca") ->
 
 
 def issue_serving(ca: KeyPair, hosts: tuple[str, ...], now: dt.datetime) -> KeyPair:
-    """A serving certificate for ``hosts`` signed by ``ca``, valid for a year (or the CA's life)."""
+    """A serving certificate for ``hosts`` signed by ``ca``, valid for a year (or the CA's life).
+
+    A host that is an IP address is named as one (a webhook run locally is called on
+    127.0.0.1); the Service's names are DNS names.
+    """
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
     ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -100,9 +105,7 @@ def issue_serving(ca: KeyPair, hosts: tuple[str, ...], now: dt.datetime) -> KeyP
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(host) for host in hosts]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName(list(map(_san, hosts))), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
             critical=False,
@@ -141,7 +144,7 @@ def needs_serving(
         return "the serving certificate or key does not parse"
     checks: tuple[tuple[Callable[[], bool], str], ...] = (
         (lambda: _issued_by(cert, ca_cert), "the serving certificate was not issued by the CA"),
-        (lambda: _dns_names(cert) == set(hosts), "the serving certificate names other hosts"),
+        (lambda: _hosts(cert) == set(hosts), "the serving certificate names other hosts"),
         (
             lambda: cert.not_valid_after_utc - now > RENEW_BEFORE,
             f"the serving certificate expires on {cert.not_valid_after_utc:%Y-%m-%d}",
@@ -158,9 +161,18 @@ def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
     return True
 
 
-def _dns_names(cert: x509.Certificate) -> set[str]:
+def _san(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def _hosts(cert: x509.Certificate) -> set[str]:
+    """The DNS names and IP addresses the certificate is for."""
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return set()
-    return set(names.get_values_for_type(x509.DNSName))
+    addresses = {str(address) for address in names.get_values_for_type(x509.IPAddress)}
+    return set(names.get_values_for_type(x509.DNSName)) | addresses

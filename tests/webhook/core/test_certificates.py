@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 
 import pytest
 from cryptography import x509
@@ -73,6 +74,15 @@ def test_a_serving_certificate_never_outlives_its_ca(ca: KeyPair) -> None:
     late = NOW + CA_VALIDITY - dt.timedelta(days=10)
     cert = certificate(issue_serving(ca, HOSTS, late))
     assert cert.not_valid_after_utc == certificate(ca).not_valid_after_utc
+
+
+def test_an_ip_address_is_named_as_one() -> None:
+    local = issue_ca(NOW)
+    pair = issue_serving(local, ("127.0.0.1",), NOW)
+    names = certificate(pair).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert names.get_values_for_type(x509.DNSName) == []
+    assert needs_serving(pair, local, ("127.0.0.1",), NOW) is None
 
 
 def test_a_fresh_serving_certificate_is_kept(ca: KeyPair, serving: KeyPair) -> None:
