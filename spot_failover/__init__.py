@@ -2,7 +2,8 @@
 
 Everything the add-on knows about a Deployment is in its ``spot-failover/*`` annotations (see
 :mod:`spot_common.contract`), so the command reads Deployments and nothing else: no pod, Lease or
-sidecar is asked. The layers, imported in one direction only:
+sidecar is asked. The layers, imported in one direction only (``.importlinter`` holds the pure
+modules under the shell and off the Kubernetes client and I/O):
 
 * :mod:`spot_failover.status` (pure): one Deployment's JSON to a status; never raises, shows a
   corrupt annotation as ``?`` with a problem naming it;
