@@ -59,9 +59,9 @@ def _freeze_startup_objects() -> None:
     """Keep the collector's full passes off everything that lives as long as the process.
 
     The modules (kopf, aiohttp, the ``kubernetes`` client with its thousands of model classes)
-    are about 100,000 objects that never die; without this, each full collection walks them
-    all and holds up every admission review in flight for 40-60 ms (measured at 200 reviews/s,
-    about every 15 s). Frozen, a full pass walks only what was allocated since.
+    never die, yet without this every full collection walks them all, holding up every admission
+    review in flight (BENCHMARKS.md, Admission, has what that cost). Frozen, a full pass walks
+    only what was allocated since.
     """
     gc.collect()
     gc.freeze()

@@ -1,7 +1,7 @@
 """The webhook's settings: one frozen pydantic-settings class, from ``SPOT_FAILOVER_WEBHOOK_*``.
 
 Every field says its unit and why its default is what it is. The class is built once in
-``__main__`` and passed down; nothing reads the environment anywhere else. A missing or invalid
+``__main__`` and passed down; nothing else reads ``SPOT_FAILOVER_WEBHOOK_*``. A missing or invalid
 value stops the program at start-up with a message naming the variable.
 """
 

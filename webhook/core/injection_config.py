@@ -58,10 +58,9 @@ class Resources:
     largest init container or the sum of the containers' requests, plus 256 MB, rounded up to
     the next Fargate size, so even a small request can push a pod over a boundary and double its
     price (an app asking 256Mi plus 256 MB is exactly 0.5 GB; anything on top bills 1 GB). So the
-    request is the measured working set and no more (``make bench``, BENCHMARKS.md): an idle
-    sidecar is about 45 MiB resident and the leader of a 50-replica move peaked at about 47 MiB,
-    hence 48Mi; asking for less would let the scheduler overcommit the node. 10m CPU: an idle
-    poll costs about 1.6 ms of CPU every 2 s.
+    request is the measured working set and no more (``make bench``; BENCHMARKS.md has the idle
+    sidecar's memory and CPU per poll, and the peak of the leader of a 50-replica move, from
+    which 48Mi and 10m follow); asking for less would let the scheduler overcommit the node.
 
     Only requests size a Fargate pod, so the memory limit is chosen for safety, not the bill:
     128Mi is over twice the measured peak. No CPU limit: throttling at 10m would slow the sidecar
