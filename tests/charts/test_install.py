@@ -27,8 +27,8 @@ from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.waiting import wait_for
 from devtools.webhook_tls import make_tls
 from spot_common import contract
-from webhook import rbac
-from webhook.certs import service_hosts
+from webhook.core import rbac
+from webhook.core.certificates import service_hosts
 
 from .helm import (
     CHART,
