@@ -85,19 +85,29 @@ def _install(
             )
         except CliError as error:
             results.append(_unreadable(GROUP, "service", "the webhook's Service", error))
+    service = (hooks[0].get("clientConfig") or {}).get("service") if hooks else None
     try:
+        certgen = isinstance(service, dict) and _certgen_installed(
+            connection, str(service.get("namespace")), timeout_s
+        )
         found = {
             policy: reads.get(
                 connection, f"{reads.ADMISSION}/validatingadmissionpolicies/{policy}", timeout_s
             )
-            for policy in install_checks.POLICIES
+            for policy in install_checks.POLICIES + install_checks.CERTGEN_POLICIES
         }
         bindings = reads.items(
             connection, f"{reads.ADMISSION}/validatingadmissionpolicybindings", timeout_s
         )
     except CliError as error:
         return [*results, _unreadable(GROUP, "admission-policy", "the admission policies", error)]
-    return results + install_checks.policies(found, bindings)
+    return results + install_checks.policies(found, bindings, certgen=certgen)
+
+
+def _certgen_installed(connection: Connection, namespace: str, timeout_s: float | None) -> bool:
+    """Whether the certificate Job's identity exists beside the webhook's Service."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{install_checks.CERTGEN_ACCOUNT}"
+    return reads.get(connection, path, timeout_s) is not None
 
 
 def _endpoint_and_certificate(

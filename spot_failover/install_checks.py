@@ -10,9 +10,21 @@ from typing import Any, Final
 from spot_failover.checks import Result, Status, ok
 
 GROUP: Final = "install"
-POLICIES: Final = ("spot-failover-sidecar-scope", "spot-failover-webhook-never-writes")
+POLICIES: Final = (
+    "spot-failover-sidecar-scope",
+    "spot-failover-sidecar-pods",
+    "spot-failover-lease-holders",
+    "spot-failover-sidecar-events",
+    "spot-failover-webhook-never-writes",
+    "spot-failover-webhook-rbac",
+)
 """The ValidatingAdmissionPolicies of deploy/base: what holds the sidecar's and the webhook's
-identities to their jobs."""
+identities to their jobs (a test keeps the list equal to deploy/base's)."""
+CERTGEN_ACCOUNT: Final = "spot-failover-webhook-certgen"
+"""The certificate Job's ServiceAccount, in the webhook's namespace when the Job is installed."""
+CERTGEN_POLICIES: Final = ("spot-failover-certgen-cabundle-only", "spot-failover-certgen-secrets")
+"""The policies of deploy/certgen, which hold the certificate Job's identity to its job: needed
+wherever that identity exists (not with cert-manager, nor with a CA of your own)."""
 
 Object = Mapping[str, Any]
 
@@ -126,9 +138,13 @@ def called_by_url(url: str) -> Result:
     )
 
 
-def policies(found: Mapping[str, Object | None], bindings: Sequence[Object]) -> list[Result]:
+def policies(
+    found: Mapping[str, Object | None], bindings: Sequence[Object], *, certgen: bool
+) -> list[Result]:
+    """Each policy present and bound to deny; the certificate Job's too when ``certgen`` (its
+    ServiceAccount exists)."""
     results = []
-    for name in POLICIES:
+    for name in POLICIES + (CERTGEN_POLICIES if certgen else ()):
         if found.get(name) is None:
             results.append(
                 Result(

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -171,3 +172,48 @@ def test_only_failures_fail_and_the_summary_counts_each_kind() -> None:
         "(1 ok, 1 warnings, 0 failures, 1 not knowable from the cluster)"
     )
     assert failed([*results, Result("install", "d", Status.FAIL, "broken")])
+
+
+def shipped_policies(folder: str) -> set[str]:
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / folder
+    return {
+        doc["metadata"]["name"]
+        for path in sorted(deploy.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "ValidatingAdmissionPolicy"
+    }
+
+
+def test_the_check_knows_every_admission_policy_that_deploy_ships() -> None:
+    assert set(install_checks.POLICIES) == shipped_policies("base")
+    assert set(install_checks.CERTGEN_POLICIES) == shipped_policies("certgen")
+
+
+def bound(*names: str) -> list[dict[str, object]]:
+    return [{"spec": {"policyName": name, "validationActions": ["Deny"]}} for name in names]
+
+
+def test_the_certificate_jobs_policies_are_required_only_where_its_identity_exists() -> None:
+    everything = install_checks.POLICIES + install_checks.CERTGEN_POLICIES
+    found = {name: {"metadata": {"name": name}} for name in install_checks.POLICIES}
+
+    without_job = install_checks.policies(found, bound(*install_checks.POLICIES), certgen=False)
+    assert not failed(without_job)
+    with_job = install_checks.policies(found, bound(*install_checks.POLICIES), certgen=True)
+    missing = [r.message for r in with_job if r.status is Status.FAIL]
+    assert len(missing) == len(install_checks.CERTGEN_POLICIES)
+    assert all("does not exist" in m for m in missing)
+
+    complete = {name: {"metadata": {"name": name}} for name in everything}
+    assert not failed(install_checks.policies(complete, bound(*everything), certgen=True))
+
+
+def test_a_policy_bound_only_to_warn_or_audit_enforces_nothing() -> None:
+    found = {name: {"metadata": {"name": name}} for name in install_checks.POLICIES}
+    bindings = bound(*install_checks.POLICIES[1:])
+    bindings.append(
+        {"spec": {"policyName": install_checks.POLICIES[0], "validationActions": ["Warn", "Audit"]}}
+    )
+    results = install_checks.policies(found, bindings, certgen=False)
+    (unbound,) = [r for r in results if r.status is Status.FAIL]
+    assert f"{install_checks.POLICIES[0]} is not bound" in unbound.message
