@@ -128,6 +128,14 @@ def live(pod: Mapping[str, Any]) -> bool:
     return "deletionTimestamp" not in pod["metadata"]
 
 
+def ready(pod: Mapping[str, Any]) -> bool:
+    """Bound to a node and Ready, as the pod's own status says."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return bool(pod["spec"].get("nodeName")) and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+    )
+
+
 def ebs_claim(namespace: str, claim: str) -> list[dict[str, Any]]:
     """An EBS StorageClass, a volume of it and ``claim`` bound to that volume."""
     volume = f"{namespace}-{claim}"
@@ -297,15 +305,22 @@ class Scenario:
         )
 
     def wait_rolled_out(self, name: str, timeout_s: float = 90) -> None:
+        """Until the Deployment's status says so and its live pods show it: the status alone
+        lags a pod's deletion (the generation does not change), and would still count the
+        deleted pod as available while its replacement is Pending."""
+
         def done() -> bool:
             d = self.read(name)
             s = d.get("status") or {}
             want = d["spec"]["replicas"]
+            pods = [p for p in self.pods(name) if live(p)]
             return bool(
                 s.get("observedGeneration", 0) >= d["metadata"]["generation"]
                 and s.get("updatedReplicas") == want
                 and s.get("replicas") == want
                 and s.get("availableReplicas") == want
+                and len(pods) == want
+                and all(ready(p) for p in pods)
             )
 
         wait_for(done, timeout_s, f"{name} to roll out")
