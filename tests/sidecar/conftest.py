@@ -3,7 +3,9 @@ sidecar into the test namespace's pods, and the pod runner runs one sidecar per 
 
 ``failover`` is the scenario with the test timings; a test that needs other sidecar settings
 (dry run, IMDS off, ...), spot nodes of its own or the reclaim asks for ``make_failover``
-instead and calls it once with them."""
+instead and calls it once with them. ``sim`` and ``clock``, the IMDS simulator on a manual
+clock, are the simulator's own fixtures (tests/devtools/imds), for the sidecar's IMDS client
+and signal source."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ import pytest
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.scenario import SPOT_NODES, Scenario, scenario
+from tests.devtools.imds.conftest import clock, sim
+
+__all__ = ["clock", "sim"]
 
 
 class MakeFailover(Protocol):

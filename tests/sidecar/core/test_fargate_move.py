@@ -17,8 +17,8 @@ from sidecar.core.fargate import (
     to_fargate,
 )
 from sidecar.core.saved_scheduling import SavedScheduling
-from tests.core import strategies
-from tests.core.builders import FARGATE_LABELS, spot_template
+from tests.sidecar.core import strategies
+from tests.sidecar.core.builders import FARGATE_LABELS, spot_template
 
 
 def without_scheduling(template: Mapping[str, Any]) -> dict[str, Any]:

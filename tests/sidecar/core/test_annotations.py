@@ -15,7 +15,7 @@ from sidecar.core.history import HistoryEntry, append, dump_history, parse_histo
 from sidecar.core.overrides import Overrides, parse_label_pairs
 from spot_common import contract
 from spot_common.contract import ComputeType, State
-from tests.core.builders import NOW, deployment, interruption, state_annotations
+from tests.sidecar.core.builders import NOW, deployment, interruption, state_annotations
 
 
 def test_a_fresh_opted_in_deployment_is_watching_on_spot() -> None:

@@ -8,7 +8,7 @@ from devtools.imds import ImdsSimulator
 from sidecar.adapters.imds import ImdsClient
 from sidecar.imds_source import ImdsSource
 from sidecar.metrics import Metrics
-from tests.imds.clock import ManualClock
+from tests.devtools.imds.clock import ManualClock
 
 INSTANCE_ACTION = "/latest/meta-data/spot/instance-action"
 

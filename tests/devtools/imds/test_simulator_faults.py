@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from devtools.imds import ImdsSimulator
-from tests.imds.clock import ManualClock
-from tests.imds.conftest import META, TTL, get, get_token
+from tests.devtools.imds.clock import ManualClock
+from tests.devtools.imds.conftest import META, TTL, get, get_token
 
 INSTANCE_ACTION = META + "/spot/instance-action"
 REBALANCE = META + "/events/recommendations/rebalance"

@@ -12,11 +12,11 @@ import pytest
 import requests
 
 from devtools.imds import ImdsSimulator
-from tests.imds.clock import ManualClock
-from tests.imds.conftest import META, get, get_token
+from tests.devtools.imds.clock import ManualClock
+from tests.devtools.imds.conftest import META, get, get_token
 
 INSTANCE_ACTION = META + "/spot/instance-action"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from sidecar.core.signals import Kind
 from sidecar.core.transitions import TRANSITIONS, Event, transition
 from spot_common import contract
 from spot_common.contract import ComputeType, State
-from tests.core import strategies
-from tests.core.builders import (
+from tests.sidecar.core import strategies
+from tests.sidecar.core.builders import (
     FARGATE_LABELS,
     NOW,
     deployment,

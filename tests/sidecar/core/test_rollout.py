@@ -9,7 +9,7 @@ import pytest
 
 from sidecar.core import rollout
 from sidecar.core.errors import MalformedObjectError
-from tests.core.builders import NOW
+from tests.sidecar.core.builders import NOW
 
 
 def dep(

@@ -15,7 +15,7 @@ from sidecar.core.errors import MalformedObjectError
 from sidecar.core.lease import LeaseRecord, Missing, Renew, TakeOver, Wait
 from sidecar.core.times import format_micro_time
 from spot_common import contract
-from tests.core.builders import NOW
+from tests.sidecar.core.builders import NOW
 
 DURATION = 15
 

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from devtools.imds import ImdsSimulator
-from tests.imds.clock import START, ManualClock
-from tests.imds.conftest import META, TOKEN, TTL, get, get_token
+from tests.devtools.imds.clock import START, ManualClock
+from tests.devtools.imds.conftest import META, TOKEN, TTL, get, get_token
 
 INSTANCE_ACTION = META + "/spot/instance-action"
 TERMINATION_TIME = META + "/spot/termination-time"

@@ -18,8 +18,8 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.waiting import wait_for
 from spot_common import contract
-from tests.podrunner.conftest import IMDS_URL, MakeRunner, imds_env, report, token_in
-from tests.podrunner.manifests import METRICS_PORT, pod, sidecar, sidecar_deployment
+from tests.devtools.controlplane.conftest import IMDS_URL, MakeRunner, imds_env, report, token_in
+from tests.devtools.controlplane.manifests import METRICS_PORT, pod, sidecar, sidecar_deployment
 
 pytestmark = pytest.mark.cluster
 

@@ -29,7 +29,7 @@ from sidecar.core.signals import Kind
 from sidecar.core.times import format_time
 from spot_common import contract
 from spot_common.contract import ComputeType, State
-from tests.core.builders import (
+from tests.sidecar.core.builders import (
     FARGATE_LABELS,
     NODE,
     NOW,

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from devtools.imds import ImdsSimulator
-from tests.imds.clock import ManualClock
+from tests.devtools.imds.clock import ManualClock
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN = "X-aws-ec2-metadata-token"

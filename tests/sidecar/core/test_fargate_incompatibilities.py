@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sidecar.core.fargate import incompatibilities
-from tests.core.builders import spot_template
+from tests.sidecar.core.builders import spot_template
 
 
 def with_spec(**fields: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sidecar.core.strategy import QUOTA_RETRY_EVERY
 from sidecar.core.times import format_time
 from spot_common import contract
 from spot_common.contract import State
-from tests.core.builders import (
+from tests.sidecar.core.builders import (
     NODE,
     NOW,
     deployment,
@@ -35,7 +35,7 @@ from tests.core.builders import (
     policy,
     view,
 )
-from tests.core.test_machine import in_state
+from tests.sidecar.core.test_machine import in_state
 
 FAST = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}}
 DEFAULTS = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}

@@ -19,7 +19,7 @@ from sidecar.adapters.imds import (
     ImdsUnreachable,
     InstanceAction,
 )
-from tests.imds.clock import ManualClock
+from tests.devtools.imds.clock import ManualClock
 
 META = "/latest/meta-data"
 INSTANCE_ACTION = META + "/spot/instance-action"

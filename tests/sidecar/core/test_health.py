@@ -5,7 +5,7 @@ from __future__ import annotations
 from sidecar.core import health
 from sidecar.core.health import Healthy, NotYet, Unhealthy, pods_verdict
 from spot_common.contract import ComputeType
-from tests.core.builders import deployment, pod
+from tests.sidecar.core.builders import deployment, pod
 
 NODES = {
     "fargate-ip-10-0-9-1": {"eks.amazonaws.com/compute-type": "fargate"},

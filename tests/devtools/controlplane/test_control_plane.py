@@ -1,6 +1,6 @@
 """Proof that the local control plane is real: controllers, scheduler, kwok, optimistic
 concurrency and RBAC all behave as on a real cluster. What plays EKS on it is proven in
-test_fargate.py, test_reclaim.py and test_karpenter.py."""
+tests/devtools/eks (test_fargate.py, test_reclaim.py and test_karpenter.py)."""
 
 from __future__ import annotations
 
