@@ -1,11 +1,17 @@
-"""``spot-failover-sidecar``: read the settings, wire the adapters, run the loop until SIGTERM."""
+"""``spot-failover-sidecar``: read the settings, wire the adapters, run the loop until SIGTERM.
+
+The signal sources are built here, in the order the loop polls them (:func:`_signal_sources`):
+a new source is one module in :mod:`sidecar.sources` and one entry there.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 
@@ -18,17 +24,16 @@ from sidecar.adapters.imds import ImdsClient
 from sidecar.adapters.kube import Kube
 from sidecar.core import node_signal
 from sidecar.daemon import Daemon
-from sidecar.imds_source import ImdsSource
 from sidecar.metrics import Metrics
-from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown
+from sidecar.sources import SignalSource
+from sidecar.sources import node as node_source
+from sidecar.sources.imds import ImdsSource
+from sidecar.sources.node import NodeSource
 from spot_common import logs
 
 log = logging.getLogger("sidecar")
-
-NODE_SOURCE_READY_S = 5.0
-"""How long start-up waits for the first read of the Node (to know whether it is Fargate)."""
 
 
 def _now() -> datetime:
@@ -45,6 +50,39 @@ def _settings_or_exit() -> Settings:
                 f"spot-failover-sidecar: SPOT_FAILOVER_{field}: {problem['msg']}", file=sys.stderr
             )
         raise SystemExit(2) from None
+
+
+def _imds(
+    settings: Settings, metrics: Metrics, on_unreachable: Callable[[str], None]
+) -> ImdsSource | None:
+    if not settings.imds_enabled or node_signal.fargate_by_name(settings.node_name):
+        return None  # Fargate pods have no IMDS
+    client = ImdsClient(
+        settings.imds_url,
+        timeout_s=settings.imds_timeout_s,
+        retries=settings.imds_retries,
+        token_ttl_s=settings.imds_token_ttl_s,
+        allow_v1_fallback=settings.imds_allow_v1,
+    )
+    return ImdsSource(
+        client,
+        settings.node_name,
+        metrics,
+        on_unreachable=on_unreachable,
+        # 0.8: a tick that wakes a little early must not skip its poll.
+        min_interval=timedelta(seconds=0.8 * settings.poll_interval_s),
+    )
+
+
+def _node(settings: Settings, kube: Kube) -> NodeSource | None:
+    if not settings.node_source or node_signal.fargate_by_name(settings.node_name):
+        return None  # nothing reclaims a Fargate node as spot is
+    return NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
+
+
+def _signal_sources(*sources: SignalSource | None) -> list[SignalSource]:
+    """The sources that are on, in the order the loop polls them."""
+    return [source for source in sources if source is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,43 +105,37 @@ def main(argv: list[str] | None = None) -> int:
     metrics.serve(settings.metrics_port)
     api = ApiServer(credentials, on_request=lambda verb: metrics.api_requests.labels(verb).inc())
     kube = Kube(api, settings.namespace, settings.deployment)
-    on_fargate = node_signal.fargate_by_name(settings.node_name)
-    nodes = (
-        NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
-        if settings.node_source and not on_fargate
-        else None
-    )
     shutdown = Shutdown()
     shutdown.install()
 
     daemon_ref: list[Daemon] = []
-    imds = None
-    if settings.imds_enabled and not on_fargate:  # Fargate pods have no IMDS
-        client = ImdsClient(
-            settings.imds_url,
-            timeout_s=settings.imds_timeout_s,
-            retries=settings.imds_retries,
-            token_ttl_s=settings.imds_token_ttl_s,
-            allow_v1_fallback=settings.imds_allow_v1,
-        )
-        imds = ImdsSource(
-            client,
-            settings.node_name,
+    node = _node(settings, kube)
+    sources = _signal_sources(
+        _imds(
+            settings,
             metrics,
-            on_unreachable=lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
-            # 0.8: a tick that wakes a little early must not skip its poll.
-            min_interval=timedelta(seconds=0.8 * settings.poll_interval_s),
-        )
-    daemon = Daemon(settings, kube, _now, metrics, imds=imds, nodes=nodes, shutdown=shutdown)
+            lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
+        ),
+        node,
+    )
+    daemon = Daemon(
+        settings,
+        kube,
+        _now,
+        metrics,
+        sources=sources,
+        on_fargate=node_source.on_fargate(node, settings.node_name),
+        shutdown=shutdown,
+    )
     daemon_ref.append(daemon)
-    if nodes is not None:
-        nodes.start()
-        nodes.wait_ready(NODE_SOURCE_READY_S)
+    log.info("signal sources", extra={"sources": [source.kind for source in sources]})
     try:
-        return daemon.run(once=args.once)
+        with contextlib.ExitStack() as running:
+            for source in sources:  # those with a watch of their own start it
+                if isinstance(source, contextlib.AbstractContextManager):
+                    running.enter_context(source)
+            return daemon.run(once=args.once)
     finally:
-        if nodes is not None:
-            nodes.stop()
         log.info("stopped", extra={"signal": shutdown.signal_name})
 
 

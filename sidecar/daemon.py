@@ -1,9 +1,11 @@
 """The sidecar's loop: observe → decide → act, with ``now`` read once per step.
 
-Idle (no signal, nothing unfinished) a tick only polls IMDS; the node source's single watch is
-the only Kubernetes traffic. The Deployment is read when there is something to decide: a new
-signal for this node, an unfinished move (Migrating, FailingBack) or a failback that is due.
-Decisions come from :func:`sidecar.core.machine.decide`; this module runs the actions it returns.
+Idle (no signal, nothing unfinished) a tick only polls the signal sources
+(:mod:`sidecar.sources`, in order, the first signal wins): IMDS asks over HTTP, and the node
+source's single watch is the only Kubernetes traffic. The Deployment is read when there is
+something to decide: a new signal for this node, an unfinished move (Migrating, FailingBack)
+or a failback that is due. Decisions come from :func:`sidecar.core.machine.decide`; this
+module runs the actions it returns.
 
 Reads are spent carefully, because fifty sidecars may act on one Deployment: a decision after
 acquiring the Lease or checking health reuses the read it started from (the write is
@@ -23,7 +25,7 @@ import enum
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import requests
@@ -36,14 +38,13 @@ from sidecar.core.inputs import Facts
 from sidecar.core.objects import JSONObject
 from sidecar.core.signals import Interruption
 from sidecar.core.steps import failback_cooldown, failback_due_at
-from sidecar.core.transitions import SETTLED
+from sidecar.core.transitions import SETTLED, UNFINISHED
 from sidecar.follower import Follower
-from sidecar.imds_source import ImdsSource
-from sidecar.leadership import UNFINISHED, Leadership
+from sidecar.leadership import Leadership
 from sidecar.metrics import Metrics
-from sidecar.node_source import NodeSource
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown, ShutdownRequested
+from sidecar.sources import PollContext, SignalSource, first_signal
 from spot_common import contract
 from spot_common.api_errors import ApiError, Conflict, GiveUp
 from spot_common.contract import State
@@ -122,8 +123,8 @@ class Daemon:
         clock: Callable[[], datetime],
         metrics: Metrics,
         *,
-        imds: ImdsSource | None,
-        nodes: NodeSource | None,
+        sources: Sequence[SignalSource],
+        on_fargate: Callable[[], bool] | None = None,
         http: requests.Session | None = None,
         shutdown: Shutdown | None = None,
     ) -> None:
@@ -132,8 +133,10 @@ class Daemon:
         self.kube = kube
         self.clock = clock
         self.metrics = metrics
-        self.imds = imds
-        self.nodes = nodes
+        self.sources = tuple(sources)
+        """Polled in this order every tick; the first signal wins."""
+        self.on_fargate = on_fargate or (lambda: node_signal.fargate_by_name(settings.node_name))
+        """Whether this sidecar runs on Fargate now."""
         self.http = http or requests.Session()
         self.leader = Leadership(
             kube,
@@ -218,28 +221,18 @@ class Daemon:
 
     # --- observe ----------------------------------------------------------------------------
 
-    def on_fargate(self) -> bool:
-        from_node = self.nodes.on_fargate() if self.nodes is not None else None
-        return (
-            from_node
-            if from_node is not None
-            else node_signal.fargate_by_name(self.settings.node_name)
-        )
-
     def _observe(self, now: datetime) -> Interruption | None:
-        signal: Interruption | None = None
-        if self.imds is not None and not self.on_fargate():
-            signal = self.imds.poll(now, rebalance=self._rebalance_wanted())
-        if signal is None and self.nodes is not None:
-            signal = self.nodes.interruption(now)
+        view = self.memory.view
+        context = PollContext(
+            on_fargate=self.on_fargate(),
+            rebalance_wanted=self.policy.rebalance_wanted(
+                view.overrides if view is not None else None
+            ),
+        )
+        signal = first_signal(self.sources, now, context)
         if signal is not None and _signal_key(signal) not in self.memory.handled:
             self.metrics.notices.labels(str(signal.source), str(signal.kind)).inc()
         return signal
-
-    def _rebalance_wanted(self) -> bool:
-        view = self.memory.view
-        override = view.overrides.rebalance_trigger if view is not None else None
-        return self.settings.rebalance_trigger if override is None else override
 
     def _needs_attention(self, signal: Interruption | None, now: datetime) -> bool:
         memory = self.memory

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from sidecar.adapters.kube import Kube
 from sidecar.core import lease
 from sidecar.core.lease import LeaseRecord
-from sidecar.core.transitions import SETTLED
+from sidecar.core.transitions import SETTLED, UNFINISHED
 from sidecar.follower import Follower
 from spot_common import contract
 from spot_common.api_errors import ApiError, Conflict
@@ -50,7 +50,6 @@ JITTER_S = 1.0
 """Longest random pause before a waiter tries a free Lease. The first of N waiters goes after
 about JITTER_S / (N + 1) on average, so a wide spread costs a crowd almost nothing and keeps
 its tries far enough apart for each to see the previous winner on the watch."""
-UNFINISHED = frozenset({State.MIGRATING, State.FAILING_BACK})
 
 WATCH_SECONDS = 300
 """Server-side limit of one Lease watch; renewals usually keep it busy until the move ends."""

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sidecar.core import fargate, health
 from sidecar.core.durations import Duration
+from sidecar.core.overrides import Overrides
 from sidecar.core.signals import Interruption
 
 
@@ -36,6 +37,12 @@ class Policy:
     """Whether a rebalance recommendation starts a move (overridable per Deployment)."""
     ec2_keys: frozenset[str] = fargate.DEFAULT_EC2_KEYS
     """nodeSelector and toleration keys that tie pods to EC2 capacity."""
+
+    def rebalance_wanted(self, overrides: Overrides | None) -> bool:
+        """Whether a rebalance recommendation starts a move: the Deployment's
+        ``spot-failover/rebalance-trigger`` if set, else :attr:`rebalance_trigger`."""
+        opted_in = overrides.rebalance_trigger if overrides is not None else None
+        return self.rebalance_trigger if opted_in is None else opted_in
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,11 @@ class Overrides:
     failback_after: Duration | None = None
     rebalance_trigger: bool | None = None
 
+    @property
+    def acting(self) -> bool:
+        """Whether spot-failover may act on the Deployment: opted in and not paused."""
+        return self.enabled and not self.paused
+
     @classmethod
     def parse(cls, annotations: Mapping[str, str]) -> Overrides:
         """Read the user annotations; :class:`InvalidValueError` on the first bad value."""

@@ -229,8 +229,7 @@ def _trigger(view: DeploymentView, facts: Facts, policy: Policy) -> Interruption
     signal = facts.interruption
     if signal is None or signal.kind is Kind.INTERRUPTION:
         return signal
-    opted_in = view.overrides.rebalance_trigger
-    return signal if (policy.rebalance_trigger if opted_in is None else opted_in) else None
+    return signal if policy.rebalance_wanted(view.overrides) else None
 
 
 def _fargate_target(view: DeploymentView, policy: Policy) -> tuple[Mapping[str, str], str | None]:

@@ -101,6 +101,10 @@ TRANSITIONS: Final[Mapping[State, Mapping[Event, Edge]]] = {
 SETTLED: Final = frozenset({State.WATCHING, State.ON_FARGATE, State.ROLLED_BACK, State.FAILED})
 """States in which no rollout is being followed, so no sidecar needs to hold the lease."""
 
+UNFINISHED: Final = frozenset({State.MIGRATING, State.FAILING_BACK})
+"""States of a move under way: its rollout is followed by the lease holder, and any sidecar
+resumes it when the holder is gone. Every state is either settled or unfinished."""
+
 
 def transition(state: State, event: Event) -> Edge:
     """The edge for ``event`` in ``state``; :class:`IllegalTransitionError` if there is none."""

@@ -1,6 +1,7 @@
 """The IMDS signal source: one poll per tick, and what to do when IMDS cannot be reached.
 
-A poll asks ``spot/instance-action`` (and the rebalance recommendation when that trigger is on).
+A poll asks ``spot/instance-action`` (and the rebalance recommendation when that trigger is on);
+a sidecar on Fargate asks nothing (Fargate pods have no IMDS).
 When IMDS does not answer at all — with IMDSv2 required and a hop limit of 1 a container gets
 no token — the source says so once (log, Event, metric), keeps the node source in charge, and
 tries again only every :data:`UNREACHABLE_RETRY_S`. It never raises: the poll loop must never
@@ -30,6 +31,7 @@ from sidecar.core.imds_body import (
 )
 from sidecar.core.signals import Interruption
 from sidecar.metrics import Metrics
+from sidecar.sources import PollContext
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ UNREACHABLE_RETRY_S = 60.0
 
 class ImdsSource:
     """Polls IMDS for this node; remembers whether IMDS is reachable."""
+
+    kind = "imds"
 
     def __init__(
         self,
@@ -59,12 +63,15 @@ class ImdsSource:
         self._on_unreachable = on_unreachable
         self._retry_at: datetime | None = None
 
-    def poll(self, now: datetime, *, rebalance: bool) -> Interruption | None:
-        """This node's interruption signal from IMDS, or ``None`` (also when IMDS failed)."""
+    def poll(self, now: datetime, context: PollContext) -> Interruption | None:
+        """This node's interruption signal from IMDS, or ``None`` (also when IMDS failed, and
+        on Fargate, where nothing is asked)."""
+        if context.on_fargate:
+            return None
         if self._polled_at is not None and now - self._polled_at < self.min_interval:
             return self._last
         self._polled_at = now
-        self._last = self._ask(now, rebalance=rebalance)
+        self._last = self._ask(now, rebalance=context.rebalance_wanted)
         return self._last
 
     def _ask(self, now: datetime, *, rebalance: bool) -> Interruption | None:

@@ -5,6 +5,8 @@ the node termination handler or Karpenter, or a deletion. One long watch (an hou
 starting with the Node's current state) is all the API traffic an idle sidecar on spot makes.
 On Fargate there is nothing to watch (Fargate capacity is not reclaimed like spot), so a sidecar
 there follows no Node at all.
+
+The followed Node also tells where this sidecar runs (:func:`on_fargate`): Fargate or not.
 """
 
 from __future__ import annotations
@@ -12,18 +14,25 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime
+from types import TracebackType
 
 from sidecar.adapters.kube import JSON, Kube
 from sidecar.core import node_signal
 from sidecar.core.signals import Interruption
 from sidecar.follower import Follower
+from sidecar.sources import PollContext
 
 WATCH_SECONDS = 3600
 """One watch request per hour: the idle sidecar's whole API budget."""
+READY_S = 5.0
+"""How long entering the source waits for the first read of the Node (to know whether it is
+Fargate) before the loop starts without it."""
 
 
 class NodeSource:
-    """Keeps the latest copy of one Node, followed in a background thread."""
+    """Keeps the latest copy of one Node, followed in a background thread while entered."""
+
+    kind = "node"
 
     def __init__(
         self,
@@ -33,8 +42,10 @@ class NodeSource:
         *,
         on_change: Callable[[], None] | None = None,
         retry_s: float = 5.0,
+        ready_s: float = READY_S,
     ) -> None:
         self.node_name = node_name
+        self.ready_s = ready_s
         self.taint_keys = taint_keys
         self._follower = Follower(
             f"node {node_name}",
@@ -46,6 +57,19 @@ class NodeSource:
             retry_s=retry_s,
             on_change=on_change,
         )
+
+    def __enter__(self) -> NodeSource:
+        self.start()
+        self.wait_ready(self.ready_s)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     def start(self) -> None:
         self._follower.start()
@@ -61,10 +85,23 @@ class NodeSource:
     def node(self) -> JSON | None:
         return self._follower.latest
 
-    def interruption(self, now: datetime) -> Interruption | None:
+    def poll(self, now: datetime, context: PollContext) -> Interruption | None:  # noqa: ARG002
+        """What the Node shows now (read from the latest copy: no request), whatever the
+        context: a node source exists only off Fargate."""
         node = self.node
         return None if node is None else node_signal.interruption(node, self.taint_keys, now)
 
     def on_fargate(self) -> bool | None:
         node = self.node
         return None if node is None else node_signal.is_fargate(node)
+
+
+def on_fargate(source: NodeSource | None, node_name: str) -> Callable[[], bool]:
+    """Whether this sidecar runs on Fargate: as its followed Node says, else as the node's name
+    says (before the first read, or with no node source at all)."""
+
+    def where() -> bool:
+        seen = source.on_fargate() if source is not None else None
+        return node_signal.fargate_by_name(node_name) if seen is None else seen
+
+    return where
