@@ -24,6 +24,8 @@ from sidecar.adapters.imds import ImdsClient
 from sidecar.adapters.kube import Kube
 from sidecar.core import node_signal
 from sidecar.daemon import Daemon
+from sidecar.events import Events
+from sidecar.memory import Memory
 from sidecar.metrics import Metrics
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown
@@ -108,16 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     shutdown = Shutdown()
     shutdown.install()
 
-    daemon_ref: list[Daemon] = []
+    memory = Memory()
+    events = Events(kube, settings, _now, memory)
     node = _node(settings, kube)
-    sources = _signal_sources(
-        _imds(
-            settings,
-            metrics,
-            lambda message: daemon_ref[0].report_imds_unreachable(message),  # noqa: PLW0108 - the daemon does not exist yet
-        ),
-        node,
-    )
+    sources = _signal_sources(_imds(settings, metrics, events.imds_unreachable), node)
     daemon = Daemon(
         settings,
         kube,
@@ -125,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         metrics,
         sources=sources,
         on_fargate=node_source.on_fargate(node, settings.node_name),
+        memory=memory,
+        events=events,
         shutdown=shutdown,
     )
-    daemon_ref.append(daemon)
     log.info("signal sources", extra={"sources": [source.kind for source in sources]})
     try:
         with contextlib.ExitStack() as running:

@@ -36,7 +36,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from sidecar.adapters.kube import Kube
-from sidecar.core import lease
+from sidecar.core import handoff, lease
 from sidecar.core.lease import LeaseRecord
 from sidecar.core.transitions import SETTLED, UNFINISHED
 from sidecar.follower import Follower
@@ -236,6 +236,35 @@ class Leadership:
             return False
         stamp = self.stamped_state if self.stamped_state in UNFINISHED else state
         return self.acquire(now, stamp, fetch=False)
+
+    def stand_by(
+        self,
+        state: State,
+        clock: Callable[[], datetime],
+        should_stop: Callable[[], bool],
+        interruptible: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+        *,
+        on_fargate: bool,
+    ) -> bool:
+        """While another sidecar leads the move in ``state``: wait until this one holds the
+        Lease, or may create it (``True``); ``False`` if the move settled meanwhile (nothing
+        left to do) or a stop was asked for.
+
+        A free Lease is taken before the Deployment is read again, so the waiters that lose
+        the race for it spend no read on a Deployment they will not act on.
+        """
+        preferred = handoff.on_destination_side(state, on_fargate=on_fargate)
+        while not should_stop():
+            self.wait_for_turn(clock, should_stop, interruptible, preferred=preferred)
+            if self.released_in() is not None:
+                return False
+            if self.take_turn(clock(), state):
+                return True
+        return False
+
+    def released_in(self) -> State | None:
+        """The settled state the leader released the Lease in, if that is the last seen."""
+        return handoff.released_in(self.record, self.stamped_state)
 
     def stop_following(self) -> None:
         """The move is over: stop watching the Lease."""

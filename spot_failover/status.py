@@ -71,7 +71,7 @@ class Failback:
     """The annotation's cooldown; ``None``: not set (or unreadable)."""
     due_at: datetime | None
     """In ``OnFargate`` with a cooldown from the annotation: the end of the cooldown, as the
-    sidecar computes it (``sidecar.core.steps.failback_due_at``: last transition + cooldown)."""
+    sidecar computes it (``sidecar.core.failback.failback_due_at``: last transition + cooldown)."""
 
 
 @dataclasses.dataclass(frozen=True)

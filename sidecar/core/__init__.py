@@ -13,8 +13,12 @@ forbids the rest), so every rule can be tested without a cluster, a network or a
 * :mod:`.health` — are the new pods ready on the expected compute.
 * :mod:`.fargate` — what Fargate cannot run; moving a pod template there and back, recorded by
   :mod:`.saved_scheduling`.
-* :mod:`.lease` — leader election decisions over a Lease.
+* :mod:`.failback` — when a Deployment on Fargate may move back.
+* :mod:`.lease` — leader election decisions over a Lease; :mod:`.handoff` — who takes a move's
+  Lease first, and when a release ends the move.
+* :mod:`.wakeup` — when the loop reads its Deployment again, and how long it pauses.
 * :mod:`.durations`, :mod:`.times`, :mod:`.objects` — parsing the values all of the above read.
 * :mod:`.errors` — the typed errors, and what a caller should do about each.
-* :mod:`.signals`, :mod:`.imds_body` — what signal sources report (owned by the signal adapters).
+* :mod:`.signals` — what signal sources (:mod:`sidecar.sources`) report; :mod:`.imds_body`,
+  :mod:`.node_signal` — reading it from IMDS's answers and from the Node.
 """

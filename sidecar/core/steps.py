@@ -50,8 +50,9 @@ from sidecar.core import fargate, health, objects, rollout
 from sidecar.core import strategy as rollout_strategy
 from sidecar.core.actions import Action, AskForRefusedPods, CheckHealth, Nothing, Wait
 from sidecar.core.annotations import DeploymentView, Notice, quota_retry_body
-from sidecar.core.durations import Duration, Never, format_duration
+from sidecar.core.durations import Never, format_duration
 from sidecar.core.errors import InvalidSavedSchedulingError
+from sidecar.core.failback import failback_cooldown, failback_due_at
 from sidecar.core.inputs import Facts, Policy
 from sidecar.core.objects import JSONObject
 from sidecar.core.saved_scheduling import SavedScheduling
@@ -137,23 +138,6 @@ def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime
         strategy=ending,
         warning=warning,
     )
-
-
-def failback_cooldown(view: DeploymentView, policy: Policy) -> Duration:
-    """The cooldown on Fargate that applies: the Deployment's annotation, else the policy's."""
-    after = view.overrides.failback_after
-    return policy.failback_after if after is None else after
-
-
-def failback_due_at(view: DeploymentView, policy: Policy, now: datetime) -> datetime | None:
-    """When an OnFargate Deployment may move back (``None``: never, or not on Fargate).
-
-    The shell uses it to look for spot capacity only once the cooldown is over.
-    """
-    cooldown = failback_cooldown(view, policy)
-    if view.state is not State.ON_FARGATE or isinstance(cooldown, Never):
-        return None
-    return (view.last_transition or now) + cooldown
 
 
 def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:

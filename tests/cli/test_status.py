@@ -11,8 +11,8 @@ import pytest
 
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.durations import NEVER
+from sidecar.core.failback import failback_due_at
 from sidecar.core.inputs import Policy
-from sidecar.core.steps import failback_due_at
 from sidecar.core.times import format_time
 from spot_common import contract
 from spot_common.contract import ComputeType, State

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar.daemon import REFUSED_BACKOFF_S, REFUSED_FIRST_S, refused_backoff_s
+from sidecar.core.wakeup import REFUSED_BACKOFF_S, REFUSED_FIRST_S, refused_backoff_s
 
 
 def test_the_first_refusal_waits_seconds_not_minutes() -> None:

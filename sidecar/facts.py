@@ -1,0 +1,92 @@
+"""What the state machine is told besides the Deployment, found out over the API and HTTP.
+
+:class:`~sidecar.core.inputs.Facts` are plain values; this module reads what they say: the
+pods on the interrupted node (only while a quota refuses the move's surge), whether spot
+capacity is back (only once failback is due), and a health verdict when the machine asks for
+one (:class:`~sidecar.core.actions.CheckHealth`: the pods, their nodes' labels, and the
+Deployment's health URL if it has one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from sidecar.adapters.kube import Kube
+from sidecar.core import actions, doomed, health, node_signal, strategy
+from sidecar.core.annotations import DeploymentView
+from sidecar.core.failback import failback_due_at
+from sidecar.core.inputs import Policy
+from sidecar.core.selectors import deployment_query
+from sidecar.settings import Settings
+from spot_common import contract
+from spot_common.contract import State
+
+
+class FactFinder:
+    def __init__(
+        self, kube: Kube, settings: Settings, policy: Policy, http: requests.Session
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.policy = policy
+        self.http = http
+
+    def doomed_pods(self, view: DeploymentView) -> int:
+        """The Deployment's pods on the interrupted node, counted only when a quota refuses the
+        move's surge (:func:`sidecar.core.strategy.within_quota` needs it then)."""
+        if view.state is not State.MIGRATING or view.notice is None:
+            return 0
+        if strategy.quota_refusal(view.body) is None:
+            return 0
+        if strategy.encode(strategy.current(view.body)) != contract.MOVE_STRATEGY:
+            return 0
+        pods = self.kube.list_pods(deployment_query(view.body))
+        return len(doomed.on_node(pods, view.notice.node))
+
+    def spot_available(self, view: DeploymentView, now: datetime) -> bool:
+        """Whether a schedulable, Ready spot node exists; asked only once failback is due."""
+        due = failback_due_at(view, self.policy, now)
+        if due is None or now < due:
+            return False
+        for key, value in self.settings.spot_capacity_labels.items():
+            nodes = self.kube.list_nodes(f"{key}={value}")
+            if any(node_signal.schedulable_and_ready(node) for node in nodes):
+                return True
+        return False
+
+    def health(self, view: DeploymentView, check: actions.CheckHealth) -> health.Verdict:
+        selector = deployment_query(view.body)
+        replica_sets = self.kube.list_replica_sets(selector)
+        template_hash = health.current_template_hash(view.body, replica_sets)
+        pods = self.kube.list_pods(selector)
+        names = {str((p.get("spec") or {}).get("nodeName")) for p in pods}
+        labels: dict[str, dict[str, str]] = {}
+        for name in sorted(n for n in names if n != "None"):
+            node = self.kube.get_node(name)
+            labels[name] = dict((node.get("metadata") or {}).get("labels") or {})
+        verdict = health.pods_verdict(
+            pods,
+            labels,
+            expected=check.expected,
+            replicas=check.replicas,
+            template_hash=template_hash,
+        )
+        if check.url is None:
+            return verdict
+        ok, detail = self._probe(check.url)
+        return health.with_http_check(verdict, ok=ok, detail=detail)
+
+    def _probe(self, url: str) -> tuple[bool, str]:
+        detail = ""
+        for _ in range(self.settings.health_retries):
+            try:
+                response = self.http.get(url, timeout=self.settings.health_timeout_s)
+            except requests.RequestException as error:
+                detail = f"{type(error).__name__}: {str(error)[:200]}"
+                continue
+            if 200 <= response.status_code < 300:
+                return True, f"HTTP {response.status_code}"
+            detail = f"HTTP {response.status_code}"
+        return False, detail
