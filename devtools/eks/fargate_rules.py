@@ -6,11 +6,11 @@ Fargate: invalid SecurityContext fields: Privileged, volumes not supported: data
 unsupported volume Type``. :func:`refusal` gives that message (``None``: Fargate runs the pod).
 
 Written from EKS's documented limits and the messages users report, independently of the
-add-on's own pre-check (``sidecar/core/fargate.py``), so that the simulator can be the oracle
-the add-on is tested against: privileged containers, added Linux capabilities, host network /
-PID / IPC, host ports and host IPs, hostPath volumes, EBS volumes (inline, or claims the caller
-resolved to EBS), inline CSI volumes, pods pinned to arm64 or Windows, GPUs and other
-accelerators, more than 16 vCPU or 120 GB, and DaemonSet pods.
+add-on's own pre-check (``sidecar/core/fargate_checks.py``), so that the simulator can be the
+oracle the add-on is tested against: privileged containers, added Linux capabilities, host
+network / PID / IPC, host ports and host IPs, hostPath volumes, EBS volumes (inline, or claims
+the caller resolved to EBS), inline CSI volumes, pods pinned to arm64 or Windows, GPUs and
+other accelerators, more than 16 vCPU or 120 GB, and DaemonSet pods.
 """
 
 from __future__ import annotations

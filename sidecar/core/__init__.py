@@ -11,8 +11,9 @@ forbids the rest), so every rule can be tested without a cluster, a network or a
   (the durable state on the Deployment, with :mod:`.overrides` and :mod:`.history`).
 * :mod:`.rollout` — is the rollout done (kubectl's rules), plus an overall deadline.
 * :mod:`.health` — are the new pods ready on the expected compute.
-* :mod:`.fargate` — what Fargate cannot run; moving a pod template there and back, recorded by
-  :mod:`.saved_scheduling`.
+* :mod:`.fargate_checks` — what Fargate cannot run, one named check per rule; :mod:`.fargate` —
+  moving a pod template there and back, recorded by :mod:`.saved_scheduling`;
+  :mod:`.selectors` — what a label selector selects.
 * :mod:`.failback` — when a Deployment on Fargate may move back.
 * :mod:`.lease` — leader election decisions over a Lease; :mod:`.handoff` — who takes a move's
   Lease first, and when a release ends the move.

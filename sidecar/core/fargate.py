@@ -1,11 +1,10 @@
-"""Moving a pod template to EKS Fargate and back, and knowing when Fargate cannot run it.
+"""Moving a pod template to EKS Fargate and back.
 
 A pod lands on Fargate only if, when it is created, it matches a Fargate profile (namespace plus
-labels), and nothing in its spec contradicts Fargate. So a move is a change to the Deployment's
-pod template, and this module owns that change:
+labels), and nothing in its spec contradicts Fargate (:mod:`sidecar.core.fargate_checks` says
+what does, before anything is patched). So a move is a change to the Deployment's pod template,
+and this module owns that change:
 
-* :func:`incompatibilities` lists what Fargate rejects, so a Deployment it cannot run is refused
-  with reasons *before* anything is patched;
 * :func:`to_fargate` adds the profile's labels and removes the EC2-only scheduling constraints,
   returning a :class:`~sidecar.core.saved_scheduling.SavedScheduling` of what it changed;
 * :func:`restore` undoes exactly that, leaving the user's other edits alone.
@@ -14,17 +13,12 @@ Only ``metadata.labels``, one ``metadata.annotations`` entry, ``spec.nodeSelecto
 ``spec.affinity.nodeAffinity`` and ``spec.tolerations`` of the template ever change; containers
 are never touched, and the Deployment's replicas, strategy and selector are not in the template
 at all, so the rollout that follows stays within the strategy's ``maxUnavailable``.
-
-Volumes claimed through a PersistentVolumeClaim are a documented gap: whether a claim is backed
-by EBS is only known by reading the claim and its PersistentVolume, which a pure function cannot
-do. :func:`incompatibilities` therefore flags inline EBS volumes by itself, and claims only when
-the caller passes their names in ``ebs_claims`` (an adapter may resolve them; none does yet).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from sidecar.core import objects
@@ -53,89 +47,6 @@ DEFAULT_EC2_KEYS: Final = frozenset(
     }
 )
 """Node-label and taint keys that tie pods to EC2 capacity; removed from the template on a move."""
-
-GPU_RESOURCES: Final = frozenset({"nvidia.com/gpu", "amd.com/gpu"})
-GPU_RESOURCE_PREFIXES: Final = ("aws.amazon.com/neuron",)
-"""Extended resources Fargate cannot provide (``aws.amazon.com/neuron``, ``.../neuroncore``...)."""
-
-EBS_CSI_DRIVER: Final = "ebs.csi.aws.com"
-
-_HOST_NAMESPACES: Final = (
-    ("hostNetwork", "host networking"),
-    ("hostPID", "the host PID namespace"),
-    ("hostIPC", "the host IPC namespace"),
-)
-
-
-def incompatibilities(
-    pod_template: JSONObject, *, ebs_claims: Collection[str] = (), where: str = "spec.template"
-) -> list[str]:
-    """Why Fargate cannot run pods from ``pod_template``; empty if it can.
-
-    Each reason names the container or volume and the field, as a path under ``where``.
-    ``ebs_claims`` names PersistentVolumeClaims the caller knows to be backed by EBS.
-    """
-    spec = objects.child(pod_template, "spec", where)
-    at = f"{where}.spec"
-    reasons: list[str] = []
-    for field, what in _HOST_NAMESPACES:
-        if objects.flag(spec, field, at):
-            reasons.append(f"{at}.{field} is true: Fargate does not support {what}")
-    for kind in ("initContainers", "containers"):
-        for index, container in enumerate(objects.items(spec, kind, at)):
-            reasons.extend(_container_problems(container, f"{at}.{kind}[{index}]"))
-    for index, volume in enumerate(objects.items(spec, "volumes", at)):
-        reasons.extend(_volume_problems(volume, f"{at}.volumes[{index}]", ebs_claims))
-    return reasons
-
-
-def _container_problems(container: JSONObject, path: str) -> list[str]:
-    name = objects.text(container, "name", path, "?")
-    problems: list[str] = []
-    context = objects.child(container, "securityContext", path)
-    if objects.flag(context, "privileged", f"{path}.securityContext"):
-        problems.append(
-            f"container {name!r}: {path}.securityContext.privileged is true: "
-            "Fargate does not run privileged containers"
-        )
-    for index, port in enumerate(objects.items(container, "ports", path)):
-        host_port = objects.integer(port, "hostPort", f"{path}.ports[{index}]")
-        if host_port:
-            problems.append(
-                f"container {name!r}: {path}.ports[{index}].hostPort is {host_port}: "
-                "Fargate does not support host ports"
-            )
-    resources = objects.child(container, "resources", path)
-    for section in ("requests", "limits"):
-        amounts = objects.child(resources, section, f"{path}.resources")
-        for resource, amount in amounts.items():
-            is_gpu = resource in GPU_RESOURCES or resource.startswith(GPU_RESOURCE_PREFIXES)
-            if is_gpu and str(amount).strip() not in {"0", ""}:
-                problems.append(
-                    f"container {name!r}: {path}.resources.{section}[{resource!r}] is {amount}: "
-                    "Fargate does not provide GPUs or Neuron devices"
-                )
-    return problems
-
-
-def _volume_problems(volume: JSONObject, path: str, ebs_claims: Collection[str]) -> list[str]:
-    name = objects.text(volume, "name", path, "?")
-    if "hostPath" in volume:
-        return [f"volume {name!r}: {path}.hostPath: Fargate does not support hostPath volumes"]
-    if "awsElasticBlockStore" in volume:
-        return [f"volume {name!r}: {path}.awsElasticBlockStore: Fargate cannot mount EBS volumes"]
-    csi = objects.child(volume, "csi", path)
-    if objects.text(csi, "driver", f"{path}.csi") == EBS_CSI_DRIVER:
-        return [f"volume {name!r}: {path}.csi.driver is {EBS_CSI_DRIVER}: Fargate cannot mount EBS"]
-    claim = objects.text(
-        objects.child(volume, "persistentVolumeClaim", path), "claimName", f"{path}.pvc"
-    )
-    if claim is not None and claim in ebs_claims:
-        return [
-            f"volume {name!r}: {path}.persistentVolumeClaim.claimName {claim!r} is bound to an "
-            "EBS volume: Fargate cannot mount EBS"
-        ]
-    return []
 
 
 def to_fargate(
@@ -273,36 +184,6 @@ def _restore_tolerations(spec: dict[str, Any], removed: tuple[RemovedToleration,
         position = min(entry.index, len(tolerations))
         tolerations.insert(position, copy.deepcopy(dict(entry.toleration)))
     spec["tolerations"] = tolerations
-
-
-def selector_matches(selector: JSONObject, labels: Mapping[str, str], where: str) -> bool:
-    """Whether a ``metav1.LabelSelector`` (``matchLabels``/``matchExpressions``) selects labels.
-
-    Used before a move: if the Fargate labels change a label the Deployment's selector relies on,
-    the API server would refuse the new template, so the move is refused first.
-    """
-    for key, value in objects.string_map(selector, "matchLabels", where).items():
-        if labels.get(key) != value:
-            return False
-    for index, expression in enumerate(objects.items(selector, "matchExpressions", where)):
-        path = f"{where}.matchExpressions[{index}]"
-        name = objects.text(expression, "key", path, "") or ""
-        operator = objects.text(expression, "operator", path, "")
-        values = [str(v) for v in expression.get("values") or ()]
-        present = name in labels
-        if operator == "In":
-            matched = present and labels[name] in values
-        elif operator == "NotIn":
-            matched = not present or labels[name] not in values
-        elif operator == "Exists":
-            matched = present
-        elif operator == "DoesNotExist":
-            matched = not present
-        else:
-            raise MalformedObjectError(f"{path}.operator", f"unknown operator {operator!r}")
-        if not matched:
-            return False
-    return True
 
 
 def _copy(template: JSONObject) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, TypeAlias
 
-from sidecar.core import fargate, health, objects, rollout
+from sidecar.core import fargate, fargate_checks, health, objects, rollout, selectors
 from sidecar.core import strategy as rollout_strategy
 from sidecar.core.actions import Action, AskForRefusedPods, CheckHealth, Nothing, Wait
 from sidecar.core.annotations import DeploymentView, Notice, quota_retry_body
@@ -229,7 +229,7 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
     notice = Notice.of(signal)
     labels, profile = _fargate_target(view, policy)
     template, saved = fargate.to_fargate(view.template, labels, profile, policy.ec2_keys)
-    reasons = fargate.incompatibilities(view.template)
+    reasons = fargate_checks.incompatibilities(view.template)
     if template == view.template:
         reasons.append(
             f"the move would not change the pod template: set {contract.FARGATE_LABELS} or "
@@ -237,7 +237,7 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
         )
     new_labels = objects.string_map(objects.child(template, "metadata", ""), "labels", "metadata")
     selector = objects.child(objects.child(view.body, "spec", ""), "selector", "spec")
-    if not fargate.selector_matches(selector, new_labels, "spec.selector"):
+    if not selectors.matches(selector, new_labels, "spec.selector"):
         reasons.append(
             "the Fargate labels change a label that spec.selector relies on; choose labels the "
             "selector does not use"
