@@ -6,9 +6,11 @@ and what to do goes out as frozen dataclasses. Only the standard library,
 forbids the rest), so every rule can be tested without a cluster, a network or a clock.
 
 * :mod:`.machine` — :func:`~.machine.decide`: the migration workflow; built from
-  :mod:`.transitions` (the table), :mod:`.steps` (what each state waits for), :mod:`.inputs`
-  (``Policy``, ``Facts``), :mod:`.actions` (what the shell runs) and :mod:`.annotations`
-  (the durable state on the Deployment, with :mod:`.overrides` and :mod:`.history`).
+  :mod:`.transitions` (the table), :mod:`.steps` (what each state waits for, concluding with a
+  :mod:`.moves` ``Stay`` or ``Move``; following a rollout in :mod:`.progress`, fitting a quota
+  in :mod:`.quota`), :mod:`.inputs` (``Policy``, ``Facts``), :mod:`.actions` (what the shell
+  runs) and :mod:`.annotations` (the durable state on the Deployment, with :mod:`.overrides`
+  and :mod:`.history`).
 * :mod:`.rollout` — is the rollout done (kubectl's rules), plus an overall deadline.
 * :mod:`.health` — are the new pods ready on the expected compute.
 * :mod:`.fargate_checks` — what Fargate cannot run, one named check per rule; :mod:`.fargate` —

@@ -52,8 +52,9 @@ from sidecar.core.actions import (
 from sidecar.core.annotations import DeploymentView, transition_body
 from sidecar.core.history import HistoryEntry, append
 from sidecar.core.inputs import Facts, Policy
+from sidecar.core.moves import Move, Stay
 from sidecar.core.objects import JSONObject
-from sidecar.core.steps import STEPS, Move, Stay
+from sidecar.core.steps import STEPS
 from sidecar.core.times import require_utc
 from sidecar.core.transitions import SETTLED, Edge, Event, transition
 from spot_common import contract

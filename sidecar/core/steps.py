@@ -1,8 +1,9 @@
 """What each state of the migration waits for, and the move it makes when that happens.
 
 One function per state (:data:`STEPS`) looks at the Deployment view, the facts and the policy,
-and returns either :class:`Stay` (nothing to change yet; the actions say what to watch) or
-:class:`Move` (an :class:`~sidecar.core.transitions.Event` plus what the write must change).
+and returns either :class:`~sidecar.core.moves.Stay` (nothing to change yet; the actions say
+what to watch) or :class:`~sidecar.core.moves.Move` (an :class:`~sidecar.core.transitions.Event`
+plus what the write must change).
 They do not check the lease, pause, dry run or the transition table:
 :func:`sidecar.core.machine.decide` does, the same way for every state.
 
@@ -16,20 +17,16 @@ When an event happens:
   be undone) waits for a human. The move is refused (``FargateIncompatible``) if Fargate cannot
   run the pods, if the move would not change the template, or if the Fargate labels would break
   the Deployment's selector.
-* ``RolloutSucceeded`` / ``RolloutFailed``: in Migrating and FailingBack, from the rollout
-  verdict (:mod:`~sidecar.core.rollout`), the health verdict (:mod:`~sidecar.core.health`) and
-  the overall deadline (``last_transition + policy.rollout_timeout``). An Unhealthy verdict
-  fails the move at once; a complete rollout asks for a health verdict before it succeeds.
+* ``RolloutSucceeded`` / ``RolloutFailed``: in Migrating and FailingBack, as following the
+  rollout ends (:mod:`~sidecar.core.progress`: the rollout verdict, the health verdict and the
+  overall deadline ``last_transition + policy.rollout_timeout``).
 * ``FailbackDue``: in OnFargate, once ``last_transition + failback_after <= now`` (``never``
-  disables it) and spot capacity looks available.
+  disables it; :mod:`~sidecar.core.failback`) and spot capacity looks available.
 * ``RestoreImpossible``: a move back to spot is due but the saved scheduling is missing or
   corrupt; the template is left on Fargate, where the pods run.
 * ``QuotaRefused``: in Migrating and FailingBack, a ResourceQuota refuses the pods the move's
-  strategy surges; the strategy is made to fit (:func:`~sidecar.core.strategy.within_quota`).
-  While the quota still refuses pods of the fitted move, the leader asks for them again every
-  :data:`~sidecar.core.strategy.QUOTA_RETRY_EVERY`
-  (:class:`~sidecar.core.actions.AskForRefusedPods`): the quota has room again seconds after
-  the doomed pods go, but the ReplicaSet controller would retry only after its back-off.
+  strategy surges; the strategy is made to fit, and the refused pods are asked for again
+  (:mod:`~sidecar.core.quota`).
 
 Both moves (to Fargate, and back to spot) set the move's fast strategy in the write that changes
 the template, and every write that ends a move restores the user's (:mod:`~sidecar.core.strategy`).
@@ -41,20 +38,19 @@ A failed failback goes back to Fargate with a fresh saved scheduling and waits o
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, TypeAlias
 
-from sidecar.core import fargate, fargate_checks, health, objects, rollout, selectors
+from sidecar.core import fargate, fargate_checks, objects, progress, quota, selectors
 from sidecar.core import strategy as rollout_strategy
-from sidecar.core.actions import Action, AskForRefusedPods, CheckHealth, Nothing, Wait
-from sidecar.core.annotations import DeploymentView, Notice, quota_retry_body
+from sidecar.core.actions import Nothing, Wait
+from sidecar.core.annotations import DeploymentView, Notice
 from sidecar.core.durations import Never, format_duration
 from sidecar.core.errors import InvalidSavedSchedulingError
 from sidecar.core.failback import failback_cooldown, failback_due_at
 from sidecar.core.inputs import Facts, Policy
-from sidecar.core.objects import JSONObject
+from sidecar.core.moves import Move, Stay, Step
 from sidecar.core.saved_scheduling import SavedScheduling
 from sidecar.core.signals import Interruption, Kind
 from sidecar.core.transitions import Event
@@ -62,35 +58,6 @@ from spot_common import contract
 from spot_common.contract import ComputeType, State
 
 _BY_HAND: Final = f"restore the pod template by hand, then set {contract.STATE} to {State.WATCHING}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Stay:
-    """No transition now; ``needs_lease`` if this state needs a leader to watch it."""
-
-    actions: tuple[Action, ...]
-    needs_lease: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Move:
-    """A transition to make, with what it changes besides the state annotations."""
-
-    event: Event
-    message: str
-    template: JSONObject | None = None
-    """The new pod template; ``None`` leaves it (and the saved scheduling) as it is."""
-    saved: SavedScheduling | None = None
-    """With a new template: what the move to Fargate changed (``None``: moving to spot)."""
-    notice: Notice | None = None
-    """The interruption that starts this move, if it is one."""
-    strategy: rollout_strategy.Change | None = None
-    """What the write does to ``spec.strategy`` and the saved strategy (``None``: nothing)."""
-    warning: str | None = None
-    """Something the user must know besides the move (a Warning Event of its own)."""
-
-
-Step: TypeAlias = Stay | Move
 
 
 def _watching(view: DeploymentView, facts: Facts, policy: Policy, _now: datetime) -> Step:
@@ -113,11 +80,11 @@ def _after_failure(view: DeploymentView, facts: Facts, policy: Policy, _now: dat
 
 
 def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
-    outcome = _follow(view, facts, policy, now, expected=ComputeType.FARGATE)
+    outcome = progress.follow(view, facts, policy, now, expected=ComputeType.FARGATE)
     if isinstance(outcome, Stay):
-        return _within_quota(view, facts, now, outcome)
+        return quota.within_quota(view, facts, now, outcome)
     ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
-    if isinstance(outcome, _Succeeded):
+    if isinstance(outcome, progress.Succeeded):
         return Move(
             Event.ROLLOUT_SUCCEEDED,
             f"all {view.replicas} replicas ready on Fargate",
@@ -168,11 +135,11 @@ def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetim
 
 
 def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
-    outcome = _follow(view, facts, policy, now, expected=ComputeType.SPOT)
+    outcome = progress.follow(view, facts, policy, now, expected=ComputeType.SPOT)
     if isinstance(outcome, Stay):
-        return _within_quota(view, facts, now, outcome)
+        return quota.within_quota(view, facts, now, outcome)
     ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
-    if isinstance(outcome, _Succeeded):
+    if isinstance(outcome, progress.Succeeded):
         return Move(
             Event.ROLLOUT_SUCCEEDED,
             f"all {view.replicas} replicas ready on spot",
@@ -259,74 +226,6 @@ def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption)
         strategy=rollout_strategy.for_move(current),
         warning=rollout_strategy.downtime_warning(current, "Fargate"),
     )
-
-
-def _within_quota(view: DeploymentView, facts: Facts, now: datetime, waiting: Stay) -> Step:
-    """While a ResourceQuota refuses the move's surge: the move's strategy made to fit it; once
-    fitted, the refused pods asked for again every
-    :data:`~sidecar.core.strategy.QUOTA_RETRY_EVERY`. Otherwise ``waiting`` as it is."""
-    refusal = rollout_strategy.quota_refusal(view.body)
-    if refusal is None:
-        return waiting
-    current = rollout_strategy.current(view.body)
-    if rollout_strategy.encode(current) == contract.MOVE_STRATEGY:
-        change = rollout_strategy.within_quota(
-            view.replicas, facts.doomed_pods, view.saved_strategy
-        )
-        unavailable = (change.strategy or {})["rollingUpdate"]["maxUnavailable"]
-        return Move(
-            Event.QUOTA_REFUSED,
-            f"a ResourceQuota refuses the pods the move starts at once ({refusal[:300]}); the "
-            f"move goes on with maxUnavailable {unavailable}: the pods on the interrupted node "
-            "go first",
-            strategy=change,
-        )
-    if not rollout_strategy.is_moves(current):
-        return waiting  # the user's own strategy: theirs
-    last = view.quota_retry
-    if last is not None and now < last + rollout_strategy.QUOTA_RETRY_EVERY:
-        return waiting
-    return Stay(
-        (*waiting.actions, AskForRefusedPods(quota_retry_body(view, now))),
-        needs_lease=True,
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Succeeded:
-    """The rollout is complete and the pods are healthy where expected."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Broke:
-    """The move failed; ``reason`` says why."""
-
-    reason: str
-
-
-def _follow(
-    view: DeploymentView, facts: Facts, policy: Policy, now: datetime, expected: ComputeType
-) -> Stay | _Succeeded | _Broke:
-    """Follow the rollout of a move until it succeeds, fails, or runs out of time."""
-    verdict = rollout.status(view.body)
-    judged = facts.health
-    if isinstance(judged, health.Unhealthy):
-        return _Broke(judged.reason)
-    if isinstance(verdict, rollout.Failed):
-        return _Broke(verdict.reason)
-    if isinstance(verdict, rollout.Complete):
-        if judged is None:
-            url = view.overrides.health_url
-            return Stay((CheckHealth(expected, view.replicas, url),), needs_lease=True)
-        if isinstance(judged, health.Healthy):
-            return _Succeeded()
-        waiting_for = judged.reason
-    else:
-        waiting_for = verdict.reason
-    started = view.last_transition or now
-    if rollout.past_deadline(started, policy.rollout_timeout, now):
-        return _Broke(f"not done after {format_duration(policy.rollout_timeout)} ({waiting_for})")
-    return Stay((Nothing(waiting_for),), needs_lease=True)
 
 
 def _saved(view: DeploymentView) -> SavedScheduling | InvalidSavedSchedulingError:
