@@ -1,10 +1,12 @@
 """List-then-watch of one kind of object in a thread, surviving API-server restarts.
 
-The simulators of :mod:`devtools.eks` react to pods and nodes as controllers do: a list, then a
-watch from its resourceVersion; on a dropped connection or an expired version (410 Gone) the
-watch relists and goes on, after a short capped backoff. Each event reaches ``on_event`` as
-``("ADDED" | "MODIFIED" | "DELETED", object)``; a relist replays every listed object as
-``"ADDED"`` and calls ``on_relist`` with the names listed, so a handler can forget the others.
+devtools' one watch-with-reconnect: the simulators of :mod:`devtools.eks`, the pod runner
+(:mod:`devtools.controlplane.podrunner`) and the reclaim benchmark react to objects as
+controllers do: a list, then a watch from its resourceVersion; on a dropped connection or an
+expired version (410 Gone) the watch relists and goes on, after a short capped backoff. Each
+event reaches ``on_event`` as ``("ADDED" | "MODIFIED" | "DELETED", object)``; a relist replays
+every listed object as ``"ADDED"`` and calls ``on_relist`` with the keys listed
+(:func:`object_key`), so a handler can forget the others.
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from kubernetes.client.rest import ApiException
+
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 240
 ListCall = Callable[..., Any]
 """A client list method with its selectors bound, e.g. ``partial(core.list_node, ...)``."""
 Handler = Callable[[str, dict[str, Any]], None]
+
+
+def describe(error: BaseException) -> str:
+    """One short line for a log field; API errors without their headers and body."""
+    if isinstance(error, ApiException):
+        return f"API error {error.status} {error.reason}"
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def object_key(obj: dict[str, Any]) -> str:
@@ -77,7 +88,7 @@ class ResourceWatch:
                     return
                 log.warning(
                     "watch interrupted; relisting",
-                    extra={"watch": self._thread.name, "error": str(error)[:300]},
+                    extra={"watch": self._thread.name, "error": describe(error)},
                 )
                 version = None
                 self._stopping.wait(delay)
@@ -134,7 +145,8 @@ class ResourceWatch:
 
 
 def _lines(response: Any, stopping: threading.Event) -> Iterator[bytes]:
-    if stopping.is_set():
+    """The newline-delimited events of a watch response, as they arrive."""
+    if stopping.is_set():  # stop() came before the response was registered
         return
     pending = b""
     for chunk in response.stream(amt=None, decode_content=False):
