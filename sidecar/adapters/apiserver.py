@@ -1,9 +1,10 @@
 """JSON over HTTPS to the API server, with the pod's token: the sidecar's Kubernetes transport.
 
 Why not the ``kubernetes`` client: the sidecar is added to every pod of every opted-in
-Deployment, and on Fargate its memory is billed in every pod. Importing that client costs about
-55 MiB of resident memory and seconds of start-up, for its thousand model classes, while the
-sidecar makes a dozen REST calls on plain JSON (it never used the models). ``requests``, which
+Deployment, and on Fargate its memory is billed in every pod. Importing that client costs tens
+of MiB of resident memory and seconds of start-up, for its thousand model classes (the
+sidecar's own footprint is in BENCHMARKS.md), while the sidecar makes a dozen REST calls on
+plain JSON (it never used the models). ``requests``, which
 the sidecar already holds for IMDS, does the HTTP; this module adds only the API server's
 conventions: the bearer token, the cluster CA, the ``Status`` error body, and watch streams of
 one JSON event per line.

@@ -1,7 +1,8 @@
 """What the state machine asks the shell to do: frozen, plain-data actions.
 
-:func:`sidecar.core.machine.decide` returns a tuple of these; the daemon loop executes them in
-order and stops at the first one that fails. Rules for the executor:
+:func:`sidecar.core.machine.decide` returns a tuple of these; the loop's actor
+(:mod:`sidecar.acting`) executes them in order and stops at the first one that fails. Rules
+for the executor:
 
 * :class:`WriteTransition` is a *conditional* replace of the Deployment (its body carries the
   ``resourceVersion`` that was read). On 409 Conflict, drop the remaining actions, read the

@@ -1,7 +1,8 @@
 """What a signal source tells the sidecar about its own node, as plain data.
 
-Signal sources (IMDS, the Node object) are adapters; they translate what they see into these
-values, and the pure decisions in :mod:`sidecar.core` consume nothing else.
+Signal sources (:mod:`sidecar.sources`: IMDS, the Node object) are adapters; they translate
+what they see into these values, and the pure decisions in :mod:`sidecar.core` consume nothing
+else.
 """
 
 from __future__ import annotations
