@@ -100,17 +100,31 @@ def remove_profile(kube: Kube, profile: FargateProfile) -> None:
                 raise
 
 
+NODE_READY_TIMEOUT_S = 30
+
+
 def add_spot_node(
     kube: Kube, name: str, shape: SpotShape = SpotShape.MANAGED, imds: ImdsSimulator | None = None
 ) -> None:
     """A spot node of ``shape``, and its IMDS in ``imds`` if given (a Karpenter node's never
-    answers the token PUT: hop limit 1)."""
+    answers the token PUT: hop limit 1); back once the node is Ready and the node lifecycle
+    controller has lifted the ``node.kubernetes.io/not-ready`` taint every new node starts with,
+    as a kubelet's node is before it takes pods."""
     kube.apply([spot_node(name, shape)])
     if imds is not None:
         if shape is SpotShape.KARPENTER:
             karpenter.add_imds_node(imds, name)
         else:
             imds.add_node(name)
+    wait_for(lambda: _serving(kube, name), NODE_READY_TIMEOUT_S, f"node {name} to be Ready")
+
+
+def _serving(kube: Kube, name: str) -> bool:
+    node = kube.core.read_node(name)
+    conditions = (node.status.conditions if node.status else None) or []
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    taints = node.spec.taints if node.spec else None
+    return ready and not any(t.key.startswith("node.kubernetes.io/") for t in taints or [])
 
 
 def remove_node(kube: Kube, name: str, imds: ImdsSimulator | None = None) -> None:
