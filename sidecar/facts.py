@@ -46,13 +46,15 @@ class FactFinder:
         return len(doomed.on_node(pods, view.notice.node))
 
     def spot_available(self, view: DeploymentView, now: datetime) -> bool:
-        """Whether a schedulable, Ready spot node exists; asked only once failback is due."""
+        """Whether a spot node a move back can land on exists (any of the capacity labels, and
+        :func:`sidecar.core.node_signal.capacity`); asked only once failback is due."""
         due = failback_due_at(view, self.policy, now)
         if due is None or now < due:
             return False
         for key, value in self.settings.spot_capacity_labels.items():
             nodes = self.kube.list_nodes(f"{key}={value}")
-            if any(node_signal.schedulable_and_ready(node) for node in nodes):
+            going = self.settings.node_interruption_taints
+            if any(node_signal.capacity(node, going) for node in nodes):
                 return True
         return False
 

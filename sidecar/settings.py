@@ -105,9 +105,15 @@ class Settings(BaseSettings):
     """On failback, add ``eks.amazonaws.com/compute-type: ec2`` to the template: needed when a
     Fargate profile selects the whole namespace."""
     spot_capacity_labels: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=lambda: {"eks.amazonaws.com/capacityType": "SPOT"}
+        default_factory=lambda: {
+            "eks.amazonaws.com/capacityType": "SPOT",
+            "karpenter.sh/capacity-type": "spot",
+        }
     )
-    """A Ready, schedulable node carrying any of these labels means spot capacity is back."""
+    """A node carrying any of these labels is spot capacity (managed node groups label
+    ``eks.amazonaws.com/capacityType: SPOT``, Karpenter and EKS Auto Mode
+    ``karpenter.sh/capacity-type: spot``) if it is Ready, not cordoned, not being deleted and not
+    tainted as going away; one such node means spot capacity is back."""
     dry_run: bool = False
     """Log and record what would be done, never patch the pod template."""
 

@@ -8,6 +8,7 @@ a node being deleted carries a ``deletionTimestamp``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sidecar.core import objects
 from sidecar.core.objects import JSONObject
@@ -69,14 +70,43 @@ def fargate_by_name(node_name: str) -> bool:
     return node_name.startswith(FARGATE_NODE_PREFIX)
 
 
-def schedulable_and_ready(node: JSONObject) -> bool:
-    """A Ready node that accepts new pods: what "spot capacity is available" looks at."""
+NOT_CAPACITY_TAINT_PREFIXES: Final = (
+    "karpenter.sh/",
+    "aws-node-termination-handler/",
+    "node.kubernetes.io/",
+    "node.cloudprovider.kubernetes.io/",
+    "ToBeDeletedByClusterAutoscaler",
+)
+"""Taint keys (by prefix) of a node that is going away or not working: Karpenter's
+``karpenter.sh/disrupted`` (and ``karpenter.sh/unregistered`` before a node has joined), the node
+termination handler's, the node lifecycle's ``node.kubernetes.io/*`` (``not-ready``,
+``unreachable``, ``unschedulable``, ``out-of-service``, the pressure taints), the cloud
+provider's ``node.cloudprovider.kubernetes.io/shutdown``, and the cluster autoscaler's."""
+
+
+def capacity(node: JSONObject, going_taints: frozenset[str] = frozenset()) -> bool:
+    """Whether the node is spot capacity a move back can land on: Ready, not cordoned, not being
+    deleted, and without a taint of a node that is going away (:data:`NOT_CAPACITY_TAINT_PREFIXES`,
+    or any key in ``going_taints``: the interruption taints the sidecar is told of)."""
+    return not not_capacity_because(node, going_taints)
+
+
+def not_capacity_because(node: JSONObject, going_taints: frozenset[str] = frozenset()) -> str:
+    """Why the node is not capacity (``""``: it is): the first reason found."""
+    metadata = objects.child(node, "metadata", "node")
+    if objects.text(metadata, "deletionTimestamp", "node.metadata") is not None:
+        return "being deleted"
     spec = objects.child(node, "spec", "node")
     if objects.flag(spec, "unschedulable", "node.spec"):
-        return False
+        return "cordoned"
+    for index, taint in enumerate(objects.items(spec, "taints", "node.spec")):
+        key = objects.text(taint, "key", f"node.spec.taints[{index}]", "") or ""
+        if key in going_taints or key.startswith(NOT_CAPACITY_TAINT_PREFIXES):
+            return f"tainted {key}"
     status = objects.child(node, "status", "node")
     for index, condition in enumerate(objects.items(status, "conditions", "node.status")):
         where = f"node.status.conditions[{index}]"
         if objects.text(condition, "type", where) == "Ready":
-            return objects.text(condition, "status", where) == "True"
-    return False
+            ready = objects.text(condition, "status", where) == "True"
+            return "" if ready else "not Ready"
+    return "not Ready"
