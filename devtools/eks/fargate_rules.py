@@ -10,7 +10,8 @@ add-on's own pre-check (``sidecar/core/fargate_checks.py``), so that the simulat
 oracle the add-on is tested against: privileged containers, added Linux capabilities, host
 network / PID / IPC, host ports and host IPs, hostPath volumes, EBS volumes (inline, or claims
 the caller resolved to EBS), inline CSI volumes, pods pinned to arm64 or Windows, GPUs and
-other accelerators, more than 16 vCPU or 120 GB, and DaemonSet pods.
+other accelerators, more than 16 vCPU or 120 GB (with the 256 MB Fargate adds to every pod),
+and DaemonSet pods.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any, Final
 
 MAX_VCPU: Final = Decimal(16)
 MAX_MEMORY_GB: Final = Decimal(120)
+NODE_MEMORY_GB: Final = Decimal("0.25")
+"""Memory Fargate adds to every pod for the node's own processes (Kubernetes components)."""
 UNSUPPORTED_VOLUME_TYPES: Final = ("hostPath", "awsElasticBlockStore", "csi")
 ACCELERATOR_PREFIXES: Final = ("nvidia.com/", "amd.com/", "aws.amazon.com/neuron")
 _SUFFIXES: Final = {
@@ -85,24 +88,46 @@ def _bad_volumes(spec: Mapping[str, Any], ebs_claims: Collection[str]) -> list[s
     return bad
 
 
+PLATFORM: Final = {
+    "kubernetes.io/arch": "amd64",
+    "beta.kubernetes.io/arch": "amd64",
+    "kubernetes.io/os": "linux",
+    "beta.kubernetes.io/os": "linux",
+}
+"""Fargate on EKS runs Linux on x86_64 only."""
+
+
 def _pinned_platform(spec: Mapping[str, Any]) -> list[str]:
-    """Node selector or required node affinity terms asking for arm64 or Windows."""
-    wanted = {"kubernetes.io/arch": "arm64", "kubernetes.io/os": "windows"}
-    found = [f"{k}={v}" for k, v in (spec.get("nodeSelector") or {}).items() if wanted.get(k) == v]
+    """A node selector, or a required node affinity every term of which, asking for a platform
+    other than Linux on x86_64 (arm64, Windows)."""
+    found = [
+        f"{k}={v}"
+        for k, v in (spec.get("nodeSelector") or {}).items()
+        if k in PLATFORM and v != PLATFORM[k]
+    ]
     required = (
         ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
             "requiredDuringSchedulingIgnoredDuringExecution"
         )
         or {}
     ).get("nodeSelectorTerms") or []
-    for term in required:
-        for expression in term.get("matchExpressions") or []:
-            key = expression.get("key")
-            if expression.get("operator") == "In" and wanted.get(key) in (
-                expression.get("values") or []
-            ):
-                found.append(f"{key}={wanted[key]}")
+    pinned = [_term_pins(term) for term in required]
+    if pinned and all(pinned):
+        found.extend(p for p in pinned if p)
     return sorted(set(found))
+
+
+def _term_pins(term: Mapping[str, Any]) -> str | None:
+    for expression in term.get("matchExpressions") or []:
+        key, values = expression.get("key"), list(expression.get("values") or [])
+        if key not in PLATFORM:
+            continue
+        operator = expression.get("operator")
+        if (operator == "In" and PLATFORM[key] not in values) or (
+            operator == "NotIn" and PLATFORM[key] in values
+        ):
+            return f"{key} {operator} {','.join(map(str, values))}"
+    return None
 
 
 def _accelerators(spec: Mapping[str, Any]) -> list[str]:
@@ -167,10 +192,11 @@ def reasons(pod: Mapping[str, Any], ebs_claims: Collection[str] = ()) -> list[st
     if accelerators := _accelerators(spec):
         found.append("unsupported resources: " + ", ".join(accelerators))
     cpu, memory = pod_size(spec)
+    memory += NODE_MEMORY_GB
     if cpu > MAX_VCPU or memory > MAX_MEMORY_GB:
         found.append(
             f"pod resource requests exceed the largest Fargate size "
-            f"({MAX_VCPU} vCPU, {MAX_MEMORY_GB} GB): {cpu:f} vCPU, {memory:.1f} GB"
+            f"({MAX_VCPU} vCPU, {MAX_MEMORY_GB} GB): {cpu:f} vCPU, {memory:.2f} GB"
         )
     return found
 
@@ -185,7 +211,7 @@ def capacity_provisioned(spec: Mapping[str, Any]) -> str:
     """The pod annotation ``CapacityProvisioned`` Fargate sets, e.g. ``0.25vCPU 0.5GB``: the
     smallest Fargate size that fits the requests plus 256 MB for the node's own processes."""
     cpu, memory = pod_size(spec)
-    memory += Decimal("0.25")
+    memory += NODE_MEMORY_GB
     sizes = [(Decimal("0.25"), Decimal("0.5")), (Decimal("0.5"), Decimal(1))]
     sizes += [(Decimal(1), Decimal(2)), (Decimal(2), Decimal(4)), (Decimal(4), Decimal(8))]
     sizes += [(Decimal(8), Decimal(16)), (Decimal(16), Decimal(32))]

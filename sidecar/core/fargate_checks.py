@@ -10,16 +10,26 @@ function here, with its own test rows.
 Volumes claimed through a PersistentVolumeClaim are a documented gap: whether a claim is backed
 by EBS is only known by reading the claim and its PersistentVolume, which a pure function cannot
 do. :func:`ebs_volumes` therefore flags inline EBS volumes by itself, and claims only when the
-caller passes their names in ``ebs_claims`` (an adapter may resolve them; none does yet).
+caller passes their names in ``ebs_claims`` (an adapter may resolve them; none does yet: the
+sidecar is granted no read of claims and volumes). Fargate refuses such a pod at scheduling,
+and the move then rolls back within seconds (:func:`sidecar.core.health.fargate_refusal`).
+
+Fargate's limits, as EKS documents them and reports them (``Pod not supported on Fargate: ...``):
+no privileged containers and no added Linux capabilities, none of the host's namespaces, ports
+or IPs, no hostPath, EBS or inline CSI volumes (the Secrets Store driver among them; EFS is
+mounted through a claim), no GPUs or Neuron devices, Linux on x86_64 only, and at most
+:data:`MAX_VCPU` vCPU and :data:`MAX_MEMORY_GIB` GB per pod, with the
+:data:`POD_OVERHEAD_GIB` Fargate adds for its own processes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Iterator
+from decimal import Decimal
 from typing import Final
 
-from sidecar.core import objects
+from sidecar.core import objects, quantities
 from sidecar.core.objects import JSONObject
 
 GPU_RESOURCES: Final = frozenset({"nvidia.com/gpu", "amd.com/gpu"})
@@ -27,6 +37,20 @@ GPU_RESOURCE_PREFIXES: Final = ("aws.amazon.com/neuron",)
 """Extended resources Fargate cannot provide (``aws.amazon.com/neuron``, ``.../neuroncore``...)."""
 
 EBS_CSI_DRIVER: Final = "ebs.csi.aws.com"
+MAX_VCPU: Final = Decimal(16)
+"""vCPU of the largest Fargate size (16 vCPU, 120 GB)."""
+MAX_MEMORY_GIB: Final = Decimal(120)
+"""Memory of the largest Fargate size, GB."""
+POD_OVERHEAD_GIB: Final = Decimal("0.25")
+"""Memory Fargate adds to every pod's requests for the node's own processes (256 MB)."""
+PLATFORM_KEYS: Final = {
+    "kubernetes.io/arch": "amd64",
+    "beta.kubernetes.io/arch": "amd64",
+    "kubernetes.io/os": "linux",
+    "beta.kubernetes.io/os": "linux",
+}
+"""Node labels of the platform, and the one value Fargate offers (Linux on x86_64)."""
+_ONLY: Final = "Fargate runs only Linux pods on x86_64 (no arm64, no Windows)"
 
 _HOST_NAMESPACES: Final = (
     ("hostNetwork", "host networking"),
@@ -108,6 +132,25 @@ def privileged(pod: PodSpec) -> list[str]:
     return reasons
 
 
+@check("addedCapabilities")
+def added_capabilities(pod: PodSpec) -> list[str]:
+    """A container (or init container) adding Linux capabilities (``securityContext.capabilities
+    .add``), e.g. a service-mesh proxy's ``NET_ADMIN``: Fargate adds none."""
+    reasons = []
+    for container, path, name in _containers(pod):
+        at = f"{path}.securityContext"
+        capabilities = objects.child(
+            objects.child(container, "securityContext", path), "capabilities", at
+        )
+        added = [str(c) for c in capabilities.get("add") or ()]
+        if added:
+            reasons.append(
+                f"container {name!r}: {at}.capabilities.add is {', '.join(added)}: "
+                "Fargate does not add Linux capabilities"
+            )
+    return reasons
+
+
 @check("hostPorts")
 def host_ports(pod: PodSpec) -> list[str]:
     """A container port with a non-zero ``hostPort``."""
@@ -119,6 +162,21 @@ def host_ports(pod: PodSpec) -> list[str]:
                 reasons.append(
                     f"container {name!r}: {path}.ports[{index}].hostPort is {host_port}: "
                     "Fargate does not support host ports"
+                )
+    return reasons
+
+
+@check("hostIPs")
+def host_ips(pod: PodSpec) -> list[str]:
+    """A container port bound to a ``hostIP``."""
+    reasons = []
+    for container, path, name in _containers(pod):
+        for index, port in enumerate(objects.items(container, "ports", path)):
+            host_ip = objects.text(port, "hostIP", f"{path}.ports[{index}]")
+            if host_ip:
+                reasons.append(
+                    f"container {name!r}: {path}.ports[{index}].hostIP is {host_ip}: "
+                    "Fargate does not support host IPs"
                 )
     return reasons
 
@@ -176,6 +234,100 @@ def _ebs(volume: JSONObject, path: str, name: str | None, claims: Collection[str
             "EBS volume: Fargate cannot mount EBS"
         )
     return None
+
+
+@check("inlineCsiVolumes")
+def inline_csi_volumes(pod: PodSpec) -> list[str]:
+    """An inline CSI volume of any driver but EBS's (which :func:`ebs_volumes` reports), such as
+    the Secrets Store driver's: Fargate mounts CSI volumes only through a claim (EFS)."""
+    reasons = []
+    for volume, path, name in _volumes(pod):
+        if "csi" not in volume:
+            continue
+        driver = objects.text(objects.child(volume, "csi", path), "driver", f"{path}.csi", "?")
+        if driver != EBS_CSI_DRIVER:
+            reasons.append(
+                f"volume {name!r}: {path}.csi.driver is {driver}: Fargate does not support "
+                "inline CSI volumes"
+            )
+    return reasons
+
+
+@check("platform")
+def platform(pod: PodSpec) -> list[str]:
+    """A pod pinned to a platform Fargate does not offer (arm64, Windows): by ``nodeSelector``,
+    or by a required node affinity every term of which asks for one."""
+    reasons = []
+    selector = objects.string_map(pod.spec, "nodeSelector", pod.at)
+    for key, offered in PLATFORM_KEYS.items():
+        if key in selector and selector[key] != offered:
+            reasons.append(f"{pod.at}.nodeSelector[{key!r}] is {selector[key]}: {_ONLY}")
+    path = f"{pod.at}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    affinity = objects.child(objects.child(pod.spec, "affinity", pod.at), "nodeAffinity", path)
+    required = objects.child(affinity, "requiredDuringSchedulingIgnoredDuringExecution", path)
+    terms = objects.items(required, "nodeSelectorTerms", path)
+    pinned = [_pinned_term(term, f"{path}.nodeSelectorTerms[{i}]") for i, term in enumerate(terms)]
+    if pinned and all(pinned):
+        reasons.append(f"{'; '.join(pinned)}: {_ONLY}")
+    return reasons
+
+
+def _pinned_term(term: JSONObject, path: str) -> str:
+    """What in a node selector term rules out Linux on x86_64 (``""``: nothing)."""
+    for index, expression in enumerate(objects.items(term, "matchExpressions", path)):
+        at = f"{path}.matchExpressions[{index}]"
+        key = objects.text(expression, "key", at, "") or ""
+        offered = PLATFORM_KEYS.get(key)
+        values = [str(v) for v in expression.get("values") or ()]
+        operator = objects.text(expression, "operator", at, "")
+        if offered is None:
+            continue
+        if (operator == "In" and offered not in values) or (
+            operator == "NotIn" and offered in values
+        ):
+            return f"{at} asks for {key} {operator} {', '.join(values)}"
+    return ""
+
+
+@check("largestSize")
+def largest_size(pod: PodSpec) -> list[str]:
+    """Requests beyond the largest Fargate size: the containers' requests added up (or the
+    largest init container's, if more), plus :data:`POD_OVERHEAD_GIB` of memory. A resource
+    with a limit and no request is requested at its limit, as the API server defaults it."""
+    cpu, memory = pod_size(pod)
+    memory += POD_OVERHEAD_GIB
+    if cpu <= MAX_VCPU and memory <= MAX_MEMORY_GIB:
+        return []
+    return [
+        f"{pod.at}.containers[*].resources.requests add up to {cpu.normalize():f} vCPU and "
+        f"{memory.quantize(Decimal('0.01')).normalize():f} GB with Fargate's "
+        f"{POD_OVERHEAD_GIB} GB: beyond the largest Fargate size ({MAX_VCPU} vCPU, "
+        f"{MAX_MEMORY_GIB} GB)"
+    ]
+
+
+def pod_size(pod: PodSpec) -> tuple[Decimal, Decimal]:
+    """(vCPU, GB) the pod's containers request, as Fargate sizes a pod: the containers added up,
+    or the largest init container if that is more."""
+    main: list[tuple[Decimal, Decimal]] = []
+    init: list[tuple[Decimal, Decimal]] = []
+    for container, path, _ in _containers(pod):
+        (init if ".initContainers[" in path else main).append(_requests(container, path))
+    cpu = max([sum((c for c, _ in main), Decimal(0)), *(c for c, _ in init)])
+    memory = max([sum((m for _, m in main), Decimal(0)), *(m for _, m in init)])
+    return cpu, memory / quantities.GIB
+
+
+def _requests(container: JSONObject, path: str) -> tuple[Decimal, Decimal]:
+    resources = objects.child(container, "resources", path)
+    requests = objects.child(resources, "requests", f"{path}.resources")
+    limits = objects.child(resources, "limits", f"{path}.resources")
+    found = []
+    for name in ("cpu", "memory"):
+        section = "requests" if name in requests else "limits"
+        value = (requests if name in requests else limits).get(name, 0)
+        found.append(quantities.parse(value, f"{path}.resources.{section}.{name}"))
+    return found[0], found[1]
 
 
 # --- what the checks walk -----------------------------------------------------------------------

@@ -55,6 +55,41 @@ def test_a_plain_pod_is_accepted() -> None:
             "unsupported node selector: kubernetes.io/arch=arm64",
         ),
         (
+            _pod(nodeSelector={"kubernetes.io/os": "windows"}),
+            "unsupported node selector: kubernetes.io/os=windows",
+        ),
+        (
+            _pod(
+                affinity={
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "kubernetes.io/arch",
+                                            "operator": "In",
+                                            "values": ["arm64"],
+                                        }
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                }
+            ),
+            "unsupported node selector: kubernetes.io/arch In arm64",
+        ),
+        (
+            _pod(containers=[_container(ports=[{"containerPort": 53, "hostIP": "10.0.0.1"}])]),
+            "port contains HostIP or HostPort",
+        ),
+        (
+            _pod(containers=[_container(resources={"requests": {"memory": "120Gi"}})]),
+            "pod resource requests exceed the largest Fargate size (16 vCPU, 120 GB): 0 vCPU, "
+            "120.25 GB",
+        ),
+        (
             _pod(containers=[_container(resources={"limits": {"nvidia.com/gpu": "1"}})]),
             "unsupported resources: nvidia.com/gpu",
         ),
@@ -72,6 +107,10 @@ def test_a_plain_pod_is_accepted() -> None:
         "ebs-inline",
         "inline-csi",
         "arm64",
+        "windows",
+        "affinity-arm64",
+        "host-ip",
+        "memory-with-overhead",
         "gpu",
         "too-big",
     ],
@@ -81,6 +120,22 @@ def test_what_fargate_cannot_run_is_refused_in_eks_words(pod: dict[str, Any], me
 
     assert found is not None
     assert found.startswith("Pod not supported on Fargate: " + message)
+
+
+def test_a_pod_that_may_run_on_amd64_linux_is_accepted() -> None:
+    either = {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}
+    arm = {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}
+    terms = [{"matchExpressions": [either]}, {"matchExpressions": [arm]}]
+    pod = _pod(
+        nodeSelector={"kubernetes.io/arch": "amd64"},
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+            }
+        },
+    )
+
+    assert refusal(pod) is None
 
 
 def test_several_problems_are_listed_in_one_message() -> None:

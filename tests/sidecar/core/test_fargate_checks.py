@@ -3,10 +3,13 @@ naming the container or volume and the field."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
+from devtools.eks import fargate_rules
+from sidecar.core.errors import MalformedObjectError
 from sidecar.core.fargate_checks import CHECKS, PodSpec, incompatibilities
 from tests.sidecar.core.builders import spot_template
 
@@ -81,6 +84,103 @@ ROWS: list[tuple[str, dict[str, Any], list[str]]] = [
         },
         ["'nx'", "aws.amazon.com/neuroncore"],
     ),
+    (
+        "addedCapabilities",
+        {
+            "containers": [
+                {"name": "proxy", "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}
+            ]
+        },
+        ["'proxy'", "containers[0].securityContext.capabilities.add is NET_ADMIN", "capabilities"],
+    ),
+    (
+        "addedCapabilities",
+        {
+            "containers": [{"name": "web"}],
+            "initContainers": [
+                {
+                    "name": "iptables",
+                    "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+                }
+            ],
+        },
+        ["'iptables'", "initContainers[0].securityContext.capabilities.add is NET_ADMIN, NET_RAW"],
+    ),
+    (
+        "hostIPs",
+        {
+            "containers": [
+                {"name": "dns", "ports": [{"containerPort": 53, "hostIP": "169.254.20.10"}]}
+            ]
+        },
+        ["'dns'", "ports[0].hostIP is 169.254.20.10", "host IPs"],
+    ),
+    (
+        "inlineCsiVolumes",
+        {"volumes": [{"name": "secrets", "csi": {"driver": "secrets-store.csi.k8s.io"}}]},
+        ["'secrets'", "volumes[0].csi.driver is secrets-store.csi.k8s.io", "inline CSI"],
+    ),
+    (
+        "inlineCsiVolumes",
+        {"volumes": [{"name": "files", "csi": {"driver": "efs.csi.aws.com"}}]},
+        ["'files'", "volumes[0].csi.driver is efs.csi.aws.com"],
+    ),
+    (
+        "platform",
+        {"nodeSelector": {"kubernetes.io/arch": "arm64"}},
+        ["spec.template.spec.nodeSelector['kubernetes.io/arch'] is arm64", "x86_64"],
+    ),
+    (
+        "platform",
+        {"nodeSelector": {"kubernetes.io/os": "windows"}},
+        ["nodeSelector['kubernetes.io/os'] is windows", "Windows"],
+    ),
+    (
+        "platform",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "kubernetes.io/arch",
+                                        "operator": "In",
+                                        "values": ["arm64"],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+        ["nodeSelectorTerms[0].matchExpressions[0] asks for kubernetes.io/arch In arm64"],
+    ),
+    (
+        "largestSize",
+        {"containers": [{"name": "big", "resources": {"requests": {"cpu": "17"}}}]},
+        ["containers[*].resources.requests", "17 vCPU", "largest Fargate size (16 vCPU, 120 GB)"],
+    ),
+    (
+        "largestSize",
+        {
+            "containers": [
+                {"name": "a", "resources": {"requests": {"memory": "60Gi"}}},
+                {"name": "b", "resources": {"limits": {"memory": "60Gi"}}},
+            ]
+        },
+        ["120.25 GB", "0.25 GB"],
+    ),
+    (
+        "largestSize",
+        {
+            "containers": [{"name": "web"}],
+            "initContainers": [{"name": "warm", "resources": {"requests": {"cpu": "32000m"}}}],
+        },
+        ["32 vCPU"],
+    ),
 ]
 """Each check's rows: (check, template spec fields, words its one reason must hold)."""
 ROW_IDS = [
@@ -96,6 +196,17 @@ ROW_IDS = [
     "NVIDIA GPU limit",
     "AMD GPU request",
     "Neuron cores",
+    "added capability (mesh proxy)",
+    "added capabilities of an init container",
+    "host IP",
+    "Secrets Store CSI volume",
+    "inline EFS CSI volume",
+    "pinned to arm64",
+    "pinned to Windows",
+    "required affinity for arm64",
+    "more than 16 vCPU",
+    "120 GB plus Fargate's 256 MB",
+    "a big init container",
 ]
 
 
@@ -154,7 +265,7 @@ def test_unprivileged_containers_and_ordinary_volumes_are_fine() -> None:
         volumes=[
             {"name": "cache", "emptyDir": {}},
             {"name": "config", "configMap": {"name": "web"}},
-            {"name": "files", "csi": {"driver": "efs.csi.aws.com"}},
+            {"name": "files", "persistentVolumeClaim": {"claimName": "efs-files"}},
         ],
     )
     assert incompatibilities(template) == []
@@ -188,3 +299,59 @@ def test_the_reasons_come_in_the_order_of_the_checks() -> None:
         "container 'b'",
         "container 'a'",
     ]
+
+
+def test_requests_up_to_the_largest_size_with_fargates_share_fit() -> None:
+    template = with_spec(
+        containers=[{"name": "big", "resources": {"requests": {"cpu": "16", "memory": "119.75Gi"}}}]
+    )
+    assert incompatibilities(template) == []
+
+
+def test_a_pod_that_can_run_on_amd64_linux_is_not_pinned() -> None:
+    either = {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}
+    arm = {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}
+    template = with_spec(
+        nodeSelector={"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux"},
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [either]},
+                        {"matchExpressions": [arm]},
+                    ]
+                }
+            }
+        },
+    )
+    assert incompatibilities(template) == []
+
+
+def test_a_request_that_is_not_a_quantity_names_its_field() -> None:
+    template = with_spec(containers=[{"name": "web", "resources": {"requests": {"cpu": "lots"}}}])
+    with pytest.raises(MalformedObjectError, match=r"containers\[0\]\.resources\.requests\.cpu"):
+        incompatibilities(template)
+
+
+@pytest.mark.parametrize(("check", "spec", "words"), ROWS, ids=ROW_IDS)
+def test_what_the_check_refuses_fargate_refuses_too(
+    check: str, spec: dict[str, Any], words: list[str]
+) -> None:
+    """The simulated fargate-scheduler, written from EKS's behaviour, is the oracle: nothing the
+    check refuses up front would have run on Fargate."""
+    assert fargate_rules.refusal(admitted(with_spec(**spec))) is not None
+
+
+def test_a_template_the_checks_let_through_fargate_runs() -> None:
+    assert fargate_rules.refusal(admitted(spot_template())) is None
+
+
+def admitted(template: dict[str, Any]) -> dict[str, Any]:
+    """A pod of the template as the API server stores it: a resource with a limit and no
+    request is requested at its limit."""
+    pod = copy.deepcopy({"metadata": template["metadata"], "spec": template["spec"]})
+    for kind in ("initContainers", "containers"):
+        for container in pod["spec"].get(kind) or []:
+            resources = container.setdefault("resources", {})
+            resources["requests"] = {**resources.get("limits", {}), **resources.get("requests", {})}
+    return pod
