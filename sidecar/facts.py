@@ -3,8 +3,8 @@
 :class:`~sidecar.core.inputs.Facts` are plain values; this module reads what they say: the
 pods on the interrupted node (only while a quota refuses the move's surge), whether spot
 capacity is back (only once failback is due), and a health verdict when the machine asks for
-one (:class:`~sidecar.core.actions.CheckHealth`: the pods, their nodes' labels, and the
-Deployment's health URL if it has one).
+one (:class:`~sidecar.core.actions.CheckHealth`: the Deployment's own pods of its current
+template, their nodes' labels, and the Deployment's health URL if it has one).
 """
 
 from __future__ import annotations
@@ -59,22 +59,23 @@ class FactFinder:
         return False
 
     def health(self, view: DeploymentView, check: actions.CheckHealth) -> health.Verdict:
+        """The verdict on the Deployment's own pods of its current template
+        (:func:`sidecar.core.health.current_pods`); an early check reads no nodes and no URL."""
         selector = deployment_query(view.body)
         replica_sets = self.kube.list_replica_sets(selector)
-        template_hash = health.current_template_hash(view.body, replica_sets)
-        pods = self.kube.list_pods(selector)
-        names = {str((p.get("spec") or {}).get("nodeName")) for p in pods}
+        pods = health.current_pods(view.body, replica_sets, self.kube.list_pods(selector))
+        if pods is None:
+            return health.NotYet("the ReplicaSet of the current template is not there yet")
         labels: dict[str, dict[str, str]] = {}
-        for name in sorted(n for n in names if n != "None"):
+        names = {str((p.get("spec") or {}).get("nodeName")) for p in pods}
+        for name in sorted(n for n in names if n != "None" and not check.early):
             node = self.kube.get_node(name)
             labels[name] = dict((node.get("metadata") or {}).get("labels") or {})
         verdict = health.pods_verdict(
-            pods,
-            labels,
-            expected=check.expected,
-            replicas=check.replicas,
-            template_hash=template_hash,
+            pods, labels, expected=check.expected, replicas=check.replicas
         )
+        if check.early:
+            return health.early(verdict)
         if check.url is None:
             return verdict
         ok, detail = self._probe(check.url)

@@ -14,7 +14,8 @@ for the executor:
   for, it keeps renewing it.
 * :class:`CheckHealth` means "the machine needs a health verdict to go on": list the pods and
   nodes, compute :func:`sidecar.core.health.pods_verdict` (and the URL check if ``url`` is set,
-  folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it.
+  folded in with :func:`sidecar.core.health.with_http_check`), then decide again with it. An
+  ``early`` check (a move to Fargate still rolling out) lists the pods only.
 * :class:`Wait` and :class:`Nothing` change nothing; ``until`` is a hint for the next tick.
 * :class:`AskForRefusedPods` is a conditional replace of the Deployment that changes only
   :data:`~spot_common.contract.QUOTA_RETRY`; on 409 it is simply dropped (the next tick asks again).
@@ -60,11 +61,15 @@ class ReleaseLease:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CheckHealth:
-    """Judge the pods of the current template (and ``url`` if set), then decide again."""
+    """Judge the pods of the current template (and ``url`` if set), then decide again.
+
+    ``early``: the rollout is still under way; judge only what the pods show (no node reads,
+    no URL) and pass the verdict through :func:`sidecar.core.health.early`."""
 
     expected: ComputeType
     replicas: int
     url: str | None
+    early: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

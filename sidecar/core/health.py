@@ -5,8 +5,9 @@ compute. If the Fargate labels match no profile, the "moved" pods are scheduled 
 (or stay Pending) and the move achieved nothing. So before a move counts as done, the leader
 lists the pods of the current template and their nodes, and :func:`pods_verdict` judges them:
 
-* :class:`Unhealthy` — a definite misplacement that waiting will not fix: a pod of the new
-  template scheduled onto a node of the wrong compute type. The machine rolls back at once.
+* :class:`Unhealthy` — a definite failure that waiting will not fix: a pod of the new template
+  scheduled onto a node of the wrong compute type, or a pod Fargate refused
+  (:func:`fargate_refusal`). The machine rolls back at once.
 * :class:`NotYet` — fewer ready, correctly placed pods than replicas. Container errors such as
   ``ImagePullBackOff`` or ``CrashLoopBackOff`` are reported here too, not as Unhealthy: on a
   fresh Fargate node they are often transient, and the overall deadline bounds the wait.
@@ -17,6 +18,20 @@ counts as spot (EC2). Node labels are the only placement evidence used: on EKS a
 matched a profile also gets ``schedulerName: fargate-scheduler``, which would flag a miss before
 scheduling, but nothing sets it outside EKS, so it is not relied on. The optional HTTP check is
 run by an adapter and folded in with :func:`with_http_check`.
+
+Whose pods: only the Deployment's own (:func:`current_pods`). Its ReplicaSets are those whose
+controller reference carries the Deployment's UID, the current one is the one of its revision,
+and the pods counted are those whose controller reference carries that ReplicaSet's UID and
+that the whole selector (``matchLabels`` and ``matchExpressions``) selects. Labels alone would
+also count the pods of another Deployment whose labels happen to match.
+
+While a move to Fargate rolls out, the leader asks for an *early* verdict on every tick
+(:func:`early`): no health URL, no node reads, never Healthy; it exists to see a refusal by
+Fargate within seconds rather than at the overall deadline. Fargate does not reject a pod at
+admission: ``fargate-scheduler`` leaves it Pending, with the Warning Event ``FailedScheduling``
+``Pod not supported on Fargate: ...`` and, as a scheduler does, the pod's ``PodScheduled``
+condition False with the same message. The verdict reads the condition (the pod is listed
+anyway; reading Events would need another right).
 """
 
 from __future__ import annotations
@@ -25,11 +40,16 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
 
-from sidecar.core import objects
+from sidecar.core import objects, selectors
 from sidecar.core.fargate import COMPUTE_TYPE_KEY
 from sidecar.core.objects import JSONObject
 from spot_common.contract import ComputeType
 
+FARGATE_REFUSAL: Final = "Pod not supported on Fargate"
+"""How ``fargate-scheduler`` begins the message of a pod it will not run."""
+TRANSIENT_REFUSALS: Final = ("not bound", "not found")
+"""A refusal over a claim that is not bound yet (or not found yet) passes once it is: waited on,
+not a failure."""
 TEMPLATE_HASH_LABEL: Final = "pod-template-hash"
 REVISION_ANNOTATION: Final = "deployment.kubernetes.io/revision"
 WAITING_PROBLEMS: Final = frozenset(
@@ -97,6 +117,13 @@ def pods_verdict(
         name = objects.text(metadata, "name", f"{where}.metadata", "?")
         spec = objects.child(pod, "spec", where)
         node = objects.text(spec, "nodeName", f"{where}.spec")
+        if node is None and expected is ComputeType.FARGATE:
+            refused = fargate_refusal(pod)
+            if refused is not None and not transient(refused):
+                return Unhealthy(f"Fargate refused pod {name}: {refused}")
+            if refused is not None:
+                waiting.append(f"pod {name} is refused for now: {refused}")
+                continue
         if node is None or node not in node_labels:
             waiting.append(f"pod {name} is not scheduled yet")
             continue
@@ -129,6 +156,86 @@ def with_http_check(verdict: Verdict, *, ok: bool | None, detail: str = "") -> V
     if ok:
         return Healthy(f"{verdict.detail}; health URL answered 2xx")
     return NotYet(f"health URL not healthy yet: {detail or 'no 2xx answer'}")
+
+
+def early(verdict: Verdict) -> Verdict:
+    """A verdict taken while the rollout is under way: only a failure is final (Healthy is not,
+    until the rollout is complete and the whole check has run)."""
+    if isinstance(verdict, Healthy):
+        return NotYet(f"rollout under way ({verdict.detail})")
+    return verdict
+
+
+def fargate_refusal(pod: JSONObject) -> str | None:
+    """What Fargate said when it refused the pod (its ``PodScheduled`` condition, False, with a
+    message beginning :data:`FARGATE_REFUSAL`); ``None`` if it did not refuse it."""
+    status = objects.child(pod, "status", "pod")
+    for index, condition in enumerate(objects.items(status, "conditions", "pod.status")):
+        at = f"pod.status.conditions[{index}]"
+        if objects.text(condition, "type", at) != "PodScheduled":
+            continue
+        message = objects.text(condition, "message", at, "") or ""
+        if objects.text(condition, "status", at) == "False" and message.startswith(FARGATE_REFUSAL):
+            return message
+    return None
+
+
+def transient(refusal: str) -> bool:
+    """Whether a refusal passes by itself: one over a claim not bound (or not found) yet."""
+    return any(mark in refusal for mark in TRANSIENT_REFUSALS)
+
+
+def owned_by(child: JSONObject, uid: str | None, where: str) -> bool:
+    """Whether ``child``'s controller reference (``ownerReferences`` with ``controller: true``)
+    carries ``uid``."""
+    if not uid:
+        return False
+    metadata = objects.child(child, "metadata", where)
+    for index, owner in enumerate(objects.items(metadata, "ownerReferences", f"{where}.metadata")):
+        at = f"{where}.metadata.ownerReferences[{index}]"
+        if objects.flag(owner, "controller", at) and objects.text(owner, "uid", at) == uid:
+            return True
+    return False
+
+
+def current_pods(
+    deployment: JSONObject, replica_sets: Sequence[JSONObject], pods: Sequence[JSONObject]
+) -> list[JSONObject] | None:
+    """The Deployment's pods of its current template: owned by its current ReplicaSet (by UID),
+    itself owned by the Deployment (by UID), and selected by the whole ``spec.selector``.
+    ``None`` while the current ReplicaSet is not known (the controller has not made it yet)."""
+    metadata = objects.child(deployment, "metadata", "")
+    uid = objects.text(metadata, "uid", "metadata")
+    own = [rs for i, rs in enumerate(replica_sets) if owned_by(rs, uid, f"replicaSets[{i}]")]
+    current = _current_replica_set(deployment, own)
+    if current is None:
+        return None
+    rs_uid = objects.text(objects.child(current, "metadata", "replicaSet"), "uid", "replicaSet")
+    selector = selectors.deployment_selector(deployment)
+    found = []
+    for index, pod in enumerate(pods):
+        where = f"pods[{index}]"
+        labels = objects.string_map(objects.child(pod, "metadata", where), "labels", where)
+        if owned_by(pod, rs_uid, where) and selectors.matches(selector, labels, "spec.selector"):
+            found.append(pod)
+    return found
+
+
+def _current_replica_set(
+    deployment: JSONObject, replica_sets: Sequence[JSONObject]
+) -> JSONObject | None:
+    metadata = objects.child(deployment, "metadata", "")
+    revision = objects.string_map(metadata, "annotations", "metadata").get(REVISION_ANNOTATION)
+    if revision is None:
+        return None
+    for index, replica_set in enumerate(replica_sets):
+        rs_metadata = objects.child(replica_set, "metadata", f"replicaSets[{index}]")
+        annotations = objects.string_map(
+            rs_metadata, "annotations", f"replicaSets[{index}].metadata"
+        )
+        if annotations.get(REVISION_ANNOTATION) == revision:
+            return replica_set
+    return None
 
 
 def current_template_hash(deployment: JSONObject, replica_sets: Sequence[JSONObject]) -> str | None:

@@ -2,7 +2,7 @@
 
 :func:`matches` tells whether a selector selects a set of labels (``matchLabels`` and
 ``matchExpressions``, as the API server applies them); :func:`deployment_query` gives the
-Deployment's ``spec.selector.matchLabels`` as the ``labelSelector`` of a list request.
+Deployment's whole ``spec.selector`` as the ``labelSelector`` of a list request.
 """
 
 from __future__ import annotations
@@ -44,9 +44,37 @@ def matches(selector: JSONObject, labels: Mapping[str, str], where: str) -> bool
     return True
 
 
+def query(selector: JSONObject, where: str) -> str:
+    """A ``metav1.LabelSelector`` as the ``labelSelector`` of a list request: ``key=value`` for
+    each ``matchLabels`` entry (sorted), then each expression in order (``key in (a,b)``,
+    ``key notin (a,b)``, ``key``, ``!key``), comma-separated as the API server reads them."""
+    parts = [
+        f"{k}={v}" for k, v in sorted(objects.string_map(selector, "matchLabels", where).items())
+    ]
+    for index, expression in enumerate(objects.items(selector, "matchExpressions", where)):
+        path = f"{where}.matchExpressions[{index}]"
+        key = objects.text(expression, "key", path, "") or ""
+        operator = objects.text(expression, "operator", path, "")
+        values = ",".join(str(v) for v in expression.get("values") or ())
+        if operator in _SET_OPERATORS:
+            parts.append(f"{key} {_SET_OPERATORS[operator]} ({values})")
+        elif operator in _EXISTENCE:
+            parts.append(f"{_EXISTENCE[operator]}{key}")
+        else:
+            raise MalformedObjectError(f"{path}.operator", f"unknown operator {operator!r}")
+    return ",".join(parts)
+
+
+_SET_OPERATORS = {"In": "in", "NotIn": "notin"}
+_EXISTENCE = {"Exists": "", "DoesNotExist": "!"}
+
+
+def deployment_selector(deployment: JSONObject) -> JSONObject:
+    """The Deployment's ``spec.selector``."""
+    return objects.child(objects.child(deployment, "spec", ""), "selector", "spec")
+
+
 def deployment_query(deployment: JSONObject) -> str:
-    """``spec.selector.matchLabels`` as a label selector string (``key=value,...``, sorted)."""
-    spec = objects.child(deployment, "spec", "")
-    selector = objects.child(spec, "selector", "spec")
-    labels = objects.string_map(selector, "matchLabels", "spec.selector")
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    """The Deployment's whole ``spec.selector`` (``matchLabels`` and ``matchExpressions``) as the
+    ``labelSelector`` of a list request (:func:`query`)."""
+    return query(deployment_selector(deployment), "spec.selector")

@@ -228,6 +228,8 @@ def test_a_full_cycle_moves_to_fargate_and_back_to_the_original_template() -> No
     t += timedelta(seconds=5)
     progressing = decide(view(body), leader(), rules, t)
     assert progressing.next_state is None
+    assert progressing.actions == (CheckHealth(ComputeType.FARGATE, 3, None, early=True),)
+    progressing = decide(view(body), leader(health=health.NotYet("rollout under way")), rules, t)
     assert progressing.actions == (
         Nothing("waiting for the deployment spec update to be observed"),
     )
@@ -482,3 +484,34 @@ def test_history_keeps_only_the_newest_entries() -> None:
 def test_a_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         decide(view(deployment()), leader(), policy(), NOW.replace(tzinfo=None))
+
+
+def test_while_a_move_to_fargate_rolls_out_its_pods_are_looked_at_every_tick() -> None:
+    body = in_state(State.MIGRATING, generation=2, status=done(3, 1))
+
+    assert decide(view(body), leader(), policy(), NOW).actions == (
+        CheckHealth(ComputeType.FARGATE, 3, None, early=True),
+    )
+
+
+def test_a_pod_fargate_refuses_rolls_the_move_back_at_once_with_fargates_reason() -> None:
+    body = in_state(State.MIGRATING, generation=2, status=done(3, 1))
+    refusal = health.Unhealthy(
+        "Fargate refused pod web-x: Pod not supported on Fargate: invalid SecurityContext "
+        "fields: Capabilities added: NET_ADMIN"
+    )
+
+    decision = decide(view(body), leader(health=refusal), policy(), NOW + timedelta(seconds=3))
+
+    assert decision.next_state is State.ROLLED_BACK
+    write = write_of(decision)
+    assert "Pod not supported on Fargate: invalid SecurityContext" in write.message
+    assert write.body["spec"]["template"] == spot_template()
+    assert RecordEvent("RolledBack", write.message, warning=True) in decision.actions
+
+
+def test_a_failback_rolling_out_asks_for_no_early_look() -> None:
+    body = in_state(State.FAILING_BACK, generation=2, status=done(3, 1))
+
+    actions = decide(view(body), leader(), policy(), NOW).actions
+    assert not any(isinstance(action, CheckHealth) for action in actions)
