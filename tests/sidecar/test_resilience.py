@@ -1,6 +1,6 @@
 """The move survives what happens in real clusters: many sidecars at once, a leader that dies
 with its node, an API server that restarts, a user who edits the Deployment mid-move, and a
-rollout that never finishes."""
+rollout that Fargate refuses."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import pytest
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import Scenario, mounting
+from sidecar.core.times import parse_time
 from spot_common import contract
 from spot_common.contract import State
 
 pytestmark = pytest.mark.cluster
+
+REFUSAL_TO_ROLLBACK_S = 15
+"""From the write that starts a move to the rollback, when Fargate refuses the first new pod
+(the simulator refuses at once; the sidecar looks every tick)."""
 
 
 def _transitions(annotations: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -121,23 +126,28 @@ def test_a_users_edit_mid_move_survives(failover: Scenario) -> None:
     assert [c["image"] for c in containers if c["name"] == "app"] == ["registry.example/app:2.0"]
 
 
-def test_a_rollout_past_its_progress_deadline_is_rolled_back(failover: Scenario) -> None:
-    def pinned(body: dict[str, Any]) -> None:
-        # A claim on an EBS volume: fine on EC2, refused by Fargate's scheduler (the sidecar's
-        # own check cannot see what backs a claim).
-        body["spec"]["progressDeadlineSeconds"] = 3
-        mounting("data")(body)
-
+def test_a_pod_fargate_refuses_rolls_the_move_back_within_seconds(failover: Scenario) -> None:
+    """A claim on an EBS volume: fine on EC2, refused by Fargate's scheduler, and the sidecar's
+    own check cannot see what backs a claim. The refused pod ends the move with Fargate's words,
+    long before the rollout timeout (120 s here) or the progress deadline (600 s)."""
     failover.add_ebs_claim("data")
-    original = failover.create("pinned", replicas=1, tweak=pinned)
+    original = failover.create("pinned", replicas=1, tweak=mounting("data"))
     failover.imds.set_notice(failover.busiest_spot_node("pinned"))
 
-    annotations = failover.wait_state("pinned", State.ROLLED_BACK, timeout_s=90)
+    annotations = failover.wait_state("pinned", State.ROLLED_BACK, timeout_s=60)
 
-    assert (
-        "ProgressDeadlineExceeded" in annotations[contract.MESSAGE]
-        or "deadline" in (annotations[contract.MESSAGE])
-    )
+    message = annotations[contract.MESSAGE]
+    assert "Fargate refused pod pinned-" in message
+    assert "Pod not supported on Fargate: volumes not supported: data" in message
+    history = json.loads(annotations[contract.HISTORY])
+    assert [entry["to"] for entry in history[-2:]] == ["Migrating", "RolledBack"]
+    moved, rolled_back = (parse_time(entry["time"]) for entry in history[-2:])
+    assert moved is not None
+    assert rolled_back is not None
+    assert (rolled_back - moved).total_seconds() < REFUSAL_TO_ROLLBACK_S
+    events = [e for e in failover.events("pinned") if e["reason"] == "RolledBack"]
+    assert [e["type"] for e in events] == ["Warning"]
+    assert "Pod not supported on Fargate" in events[0]["message"]
     assert failover.read("pinned")["spec"]["template"] == original["spec"]["template"]
 
 
