@@ -39,11 +39,17 @@ def write_policy(path: Path) -> Path:
 
 
 def read(log_path: Path) -> Iterator[AuditedRequest]:
-    """Every audited request, oldest first; a watch is counted once, when it starts."""
+    """Every audited request, oldest first; a watch is counted once, when it starts.
+
+    The API server appends to the log while it is read: a last line without its newline is
+    still being written, and is left for the next read.
+    """
     if not log_path.exists():
         return
     with log_path.open() as lines:
         for line in lines:
+            if not line.endswith("\n"):
+                return
             event = json.loads(line)
             stage = event.get("stage", "")
             verb = event.get("verb", "")
