@@ -79,7 +79,7 @@ def _imds(
 def _node(settings: Settings, kube: Kube) -> NodeSource | None:
     if not settings.node_source or node_signal.fargate_by_name(settings.node_name):
         return None  # nothing reclaims a Fargate node as spot is
-    return NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
+    return NodeSource(kube.fork(), settings.node_name, settings.node_taints())
 
 
 def _signal_sources(*sources: SignalSource | None) -> list[SignalSource]:

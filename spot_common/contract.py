@@ -45,6 +45,12 @@ FAILBACK_AFTER: Final = PREFIX + "failback-after"
 REBALANCE_TRIGGER: Final = PREFIX + "rebalance-trigger"
 """``"true"`` makes an EC2 rebalance recommendation start the move, not just the notice."""
 
+DISRUPTION_TRIGGER: Final = PREFIX + "disruption-trigger"
+"""``"true"`` makes a voluntary disruption of the node start the move too: Karpenter's
+``karpenter.sh/disrupted`` taint (consolidation, drift, expiry) or the Node's deletion, with no
+interruption recorded. By default only an interruption does: IMDS's notice, the node
+termination handler's interruption taint, or Karpenter's Events recording a spot interruption."""
+
 SIDECAR_IMAGE: Final = PREFIX + "sidecar-image"
 """Per-Deployment override of the injected sidecar's image (webhook)."""
 
@@ -101,6 +107,7 @@ USER_ANNOTATIONS: Final = (
     HEALTH_URL,
     FAILBACK_AFTER,
     REBALANCE_TRIGGER,
+    DISRUPTION_TRIGGER,
     SIDECAR_IMAGE,
 )
 """Every annotation users set on a Deployment (the sidecar never changes these)."""
