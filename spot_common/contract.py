@@ -276,3 +276,14 @@ SIDECAR_NODE_RULES: Final[list[dict[str, object]]] = [
 ]
 """Cluster-wide: the node source watches its own Node, health checks read the pods' Nodes and
 failback looks for Ready spot Nodes. RBAC cannot scope a watch to one Node by name."""
+
+NODE_EVENTS_NAMESPACE: Final = "default"
+"""Where Kubernetes keeps the Events about Nodes (cluster-scoped objects): ``default``."""
+
+SIDECAR_NODE_EVENT_RULES: Final[list[dict[str, object]]] = [
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
+]
+"""In :data:`NODE_EVENTS_NAMESPACE` only (a RoleBinding there): once its Node is being removed,
+the sidecar looks among the Node's Events for Karpenter's record of a spot interruption. RBAC
+cannot narrow a list or watch to the Events about one object (their names are not known in
+advance), so these rules let it read every Event in that namespace, and nothing else there."""
