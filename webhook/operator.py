@@ -4,7 +4,9 @@ Handlers live in their own :class:`kopf.OperatorRegistry` (no module-level regis
 process — or a test — can build several webhooks side by side. They are:
 
 * ``inject-sidecar``: the mutating admission handler for pod CREATE. Its id is the URL path
-  the shipped MutatingWebhookConfiguration calls.
+  the shipped MutatingWebhookConfiguration calls. Its ``body`` is the view of the pod the
+  server hands kopf (:mod:`webhook.core.pod_view`); kopf diffs it with what the handler turns it
+  into, and that is the patch.
 * ``on.event`` handlers for ReplicaSets and Deployments that feed :class:`OwnerCache` and the
   RBAC controller. ``on.event`` handlers are level-based (the initial listing arrives as
   events too) and kopf keeps no state for them on the objects: the webhook never writes to a
@@ -75,7 +77,11 @@ def build_registry(
 
 
 def replace_with(pod: dict[str, Any]) -> Callable[[Any], None]:
-    """A kopf patch function that turns the admitted body into ``pod``; kopf diffs the two."""
+    """A kopf patch function that turns the admitted body into ``pod``; kopf diffs the two.
+
+    The whole body is replaced, not merged into: kopf copies and diffs the whole body either
+    way, so a merge patch of the changed fields would cost the same and say it less plainly.
+    """
 
     def replace(body: Any) -> None:
         body.clear()

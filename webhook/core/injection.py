@@ -5,8 +5,8 @@ comes in as Kubernetes JSON (camelCase dicts), a new pod goes out, the input is 
 and the same input always gives the same output (golden files pin it). Whether to inject at all
 is :mod:`webhook.core.selection`'s question; what may be injected (image, resources, settings)
 is :mod:`webhook.core.injection_config`'s. The JSON patch the API server receives is kopf's:
-the mutate handler (:mod:`webhook.operator`) hands it this pod, and kopf diffs it against the
-pod it was sent.
+kopf is sent the view of the pod (:mod:`webhook.core.pod_view`), the mutate handler
+(:mod:`webhook.operator`) hands it this function's result for that view, and kopf diffs the two.
 
 Decisions, each explained where it is implemented:
 

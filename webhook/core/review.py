@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from webhook.core import pod_view
 from webhook.core.errors import MalformedReview
 
 API_VERSION: Final = "admission.k8s.io/v1"
@@ -99,6 +100,17 @@ def allowed(review: Review | None, uid: str = "", warnings: tuple[str, ...] = ()
     if warnings:
         response["warnings"] = list(warnings)
     return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
+
+
+def for_kopf(review: Review) -> dict[str, Any]:
+    """The review kopf is handed: ``review``'s, its pod replaced by the pod's view.
+
+    kopf copies and diffs the object of the review it is handed; the view
+    (:mod:`webhook.core.pod_view`) holds all the webhook reads of the pod and gives the same patch.
+    Only for a handled review (a pod CREATE, whose ``request.object`` :func:`check` checked).
+    """
+    request = review.body["request"]
+    return {**review.body, "request": {**request, "object": pod_view.view(request["object"])}}
 
 
 def uid_of(body: object) -> str:

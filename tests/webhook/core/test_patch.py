@@ -4,16 +4,14 @@ applier that checks it."""
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any
 
-import kopf
 import pytest
 
 from spot_common import contract
-from webhook.operator import replace_with
 
 from . import applier
-from .patch import json_patch
+from .patch import json_patch, kopf_patch
 
 
 def test_equal_documents_give_an_empty_patch() -> None:
@@ -156,6 +154,4 @@ def test_the_patch_is_the_one_kopf_derives_from_the_pod_the_handler_hands_it() -
     after = copy.deepcopy(before)
     after["metadata"]["annotations"][contract.INJECTED] = "0.1.0"
     after["spec"]["initContainers"] = [{"name": contract.SIDECAR_CONTAINER}]
-    admitted = kopf.Body(cast(kopf.RawBody, before))
-    sent = kopf.Patch(fns=[replace_with(after)]).as_json_patch(admitted)
-    assert sent == json_patch(before, after)
+    assert kopf_patch(before, after) == json_patch(before, after)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook.core import review
+from webhook.core import pod_view, review
 from webhook.core.errors import MalformedReview
 
 from ..reviews import json_values, valid_review
@@ -91,6 +91,16 @@ def test_a_valid_review_of_anything_but_a_pod_create_is_not_handled(
     changes: dict[str, Any],
 ) -> None:
     assert not review.parse(encode(with_request(**changes))).handled
+
+
+def test_kopf_is_handed_the_review_with_the_pod_cut_down_to_its_view() -> None:
+    body = valid_review("shop")
+    parsed = review.parse(encode(body))
+    handed = review.for_kopf(parsed)
+    pod = body["request"]["object"]
+    assert handed == {**body, "request": {**body["request"], "object": pod_view.view(pod)}}
+    assert handed["request"]["object"]["spec"] == {"containers": [{"name": "app"}]}
+    assert parsed.body == body
 
 
 def test_the_fail_open_answer_allows_and_echoes_the_uid() -> None:
