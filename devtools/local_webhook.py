@@ -23,7 +23,8 @@ Use it as a context manager::
         webhook.metrics().value("spot_failover_webhook_injected_total")
 
 On exit it removes everything it created: the configuration, the bindings (also the sidecar
-ClusterRoleBindings the webhook made for its namespaces) and the identity's namespace. The
+ClusterRoleBindings and the node Events RoleBindings in ``default`` the webhook made for its
+namespaces) and the identity's namespace. The
 shared ClusterRoles and policies stay: instances running side by side all rely on them. The
 process runs in its own process group and is killed by the kernel if the thread that started
 it dies.
@@ -51,6 +52,7 @@ from devtools.controlplane.waiting import wait_for
 from devtools.metrics_scrape import Scrape, scrape
 from devtools.webhook_manifests import Identity, Manifest
 from devtools.webhook_tls import HOST, Tls, make_tls
+from spot_common import contract
 from webhook.core import rbac
 from webhook.server import PATH
 from webhook.settings import Settings, env_name
@@ -359,16 +361,33 @@ class LocalWebhook:
                 raise
 
     def _delete_sidecar_node_bindings(self) -> None:
-        """The nodes ClusterRoleBindings the webhook made for sidecars of its namespaces: a
-        cluster-scoped object outlives the namespaces (the webhook removes them itself when a
-        Deployment goes, but it is stopped now)."""
-        for binding in self._sidecar_node_bindings():
+        """The bindings the webhook made per ServiceAccount of its namespaces' sidecars: the
+        nodes ClusterRoleBindings and the node Events RoleBindings in ``default`` outlive the
+        namespaces (the webhook removes them itself when a Deployment goes, but it is stopped
+        now)."""
+        for name in self._sidecar_node_bindings():
             with contextlib.suppress(ApiException):
-                self.kube.rbac.delete_cluster_role_binding(binding)
+                self.kube.rbac.delete_cluster_role_binding(name)
+        for name in self._sidecar_node_event_bindings():
+            with contextlib.suppress(ApiException):
+                self.kube.rbac.delete_namespaced_role_binding(name, contract.NODE_EVENTS_NAMESPACE)
+
+    def _ours(self, labels: Mapping[str, str] | None) -> bool:
+        namespace = (labels or {}).get(rbac.NAMESPACE_LABEL)
+        return not self.namespaces or namespace in self.namespaces
 
     def _sidecar_node_bindings(self) -> Iterator[str]:
         found = self.kube.rbac.list_cluster_role_binding(label_selector=rbac.MANAGED_SELECTOR)
         for binding in found.items:
-            namespace = (binding.metadata.labels or {}).get(rbac.NAMESPACE_LABEL)
-            if not self.namespaces or namespace in self.namespaces:
+            if self._ours(binding.metadata.labels):
+                yield binding.metadata.name
+
+    def _sidecar_node_event_bindings(self) -> Iterator[str]:
+        found = self.kube.rbac.list_namespaced_role_binding(
+            contract.NODE_EVENTS_NAMESPACE, label_selector=rbac.MANAGED_SELECTOR
+        )
+        for binding in found.items:
+            if binding.role_ref.name == rbac.NODE_EVENTS_CLUSTER_ROLE and self._ours(
+                binding.metadata.labels
+            ):
                 yield binding.metadata.name

@@ -7,7 +7,8 @@ installed spot-failover:
 * the real webhook (:class:`~devtools.local_webhook.LocalWebhook`: ``python -m webhook`` behind
   the shipped configuration and identity), admitting and watching only that namespace. It
   injects the sidecar into the pods the controller manager creates, and its controller
-  provisions the sidecars' Role, RoleBinding and nodes ClusterRoleBinding;
+  provisions the sidecars' Role, RoleBinding, nodes ClusterRoleBinding and node Events
+  RoleBinding;
 * a :class:`~devtools.controlplane.podrunner.PodRunner`, the kubelet for sidecars: one process
   per pod, from exactly the container spec the webhook injected, with a token bound to the pod;
 * an IMDS simulator playing every spot node;
@@ -327,7 +328,8 @@ class Scenario:
 
     def wait_sidecar_rbac(self, name: str, timeout_s: float = RBAC_TIMEOUT_S) -> None:
         """Wait until the webhook's controller has provisioned what ``name``'s sidecars need:
-        the Role and RoleBinding, and the nodes ClusterRoleBinding of its ServiceAccount."""
+        the Role and RoleBinding, and the nodes ClusterRoleBinding and node Events RoleBinding
+        of its ServiceAccount."""
         spec = self.read(name)["spec"]["template"]["spec"]
         account = (self.namespace, spec.get("serviceAccountName") or "default")
         role = rbac.role_name(name)
@@ -338,6 +340,11 @@ class Scenario:
             ),
             f"ClusterRoleBinding {rbac.node_binding_name(account)}": lambda: (
                 self.kube.rbac.read_cluster_role_binding(rbac.node_binding_name(account))
+            ),
+            f"RoleBinding {rbac.node_events_binding_name(account)}": lambda: (
+                self.kube.rbac.read_namespaced_role_binding(
+                    rbac.node_events_binding_name(account), contract.NODE_EVENTS_NAMESPACE
+                )
             ),
         }
 

@@ -1,7 +1,8 @@
 """``spot-failover-sidecar``: read the settings, wire the adapters, run the loop until SIGTERM.
 
 The signal sources are built here, in the order the loop polls them (:func:`_signal_sources`):
-a new source is one module in :mod:`sidecar.sources` and one entry there.
+IMDS, Karpenter's record in the Node's Events, the Node. A new source is one module in
+:mod:`sidecar.sources` and one entry there.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sidecar.shutdown import Shutdown
 from sidecar.sources import SignalSource
 from sidecar.sources import node as node_source
 from sidecar.sources.imds import ImdsSource
+from sidecar.sources.karpenter import KarpenterSource
 from sidecar.sources.node import NodeSource
 from spot_common import logs
 
@@ -79,7 +81,15 @@ def _imds(
 def _node(settings: Settings, kube: Kube) -> NodeSource | None:
     if not settings.node_source or node_signal.fargate_by_name(settings.node_name):
         return None  # nothing reclaims a Fargate node as spot is
-    return NodeSource(kube.fork(), settings.node_name, settings.node_interruption_taints)
+    return NodeSource(kube.fork(), settings.node_name, settings.node_taints())
+
+
+def _karpenter(settings: Settings, kube: Kube, node: NodeSource | None) -> KarpenterSource | None:
+    if node is None or not settings.node_events:
+        return None  # its record is looked for only once the followed Node is being removed
+    return KarpenterSource(
+        kube.fork(), settings.node_name, disrupted=node.disrupted, node_uid=node.uid
+    )
 
 
 def _signal_sources(*sources: SignalSource | None) -> list[SignalSource]:
@@ -113,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     memory = Memory()
     events = Events(kube, settings, _now, memory)
     node = _node(settings, kube)
-    sources = _signal_sources(_imds(settings, metrics, events.imds_unreachable), node)
+    sources = _signal_sources(
+        _imds(settings, metrics, events.imds_unreachable), _karpenter(settings, kube, node), node
+    )
     daemon = Daemon(
         settings,
         kube,

@@ -177,9 +177,7 @@ class Daemon:
         view = self.memory.view
         context = PollContext(
             on_fargate=self.on_fargate(),
-            rebalance_wanted=self.policy.rebalance_wanted(
-                view.overrides if view is not None else None
-            ),
+            wanted=self.policy.wanted(view.overrides if view is not None else None),
         )
         signal = first_signal(self.sources, now, context)
         if signal is not None and wakeup.signal_key(signal) not in self.memory.handled:

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sidecar.core import fargate
 from sidecar.core.durations import NEVER, Duration
 from sidecar.core.inputs import Policy
+from sidecar.core.node_signal import NodeTaints
 from sidecar.core.overrides import parse_label_pairs
 from spot_common import contract
 
@@ -61,19 +62,33 @@ class Settings(BaseSettings):
     rebalance_trigger: bool = False
     """Treat an EC2 rebalance recommendation as the start signal (per Deployment:
     the ``spot-failover/rebalance-trigger`` annotation)."""
+    disruption_trigger: bool = False
+    """Treat a voluntary disruption of the node (a disruption taint or the Node's deletion,
+    with no interruption recorded) as the start signal (per Deployment: the
+    ``spot-failover/disruption-trigger`` annotation)."""
 
     # --- node source -----------------------------------------------------------------------
     node_source: bool = True
-    """Watch this pod's own Node for interruption taints and deletion (one watch)."""
+    """Watch this pod's own Node for interruption and disruption taints and its deletion (one
+    watch)."""
     node_interruption_taints: Annotated[frozenset[str], NoDecode] = frozenset(
         {
             "aws-node-termination-handler/spot-itn",
             "aws-node-termination-handler/rebalance-recommendation",
-            "karpenter.sh/disrupted",
             "node.kubernetes.io/out-of-service",
         }
     )
-    """Taint keys that mean "this node is going away" (comma-separated)."""
+    """Taint keys that mean "this node is being reclaimed" (comma-separated; a key containing
+    ``rebalance`` means a rebalance recommendation)."""
+    node_disruption_taints: Annotated[frozenset[str], NoDecode] = frozenset(
+        {"karpenter.sh/disrupted"}
+    )
+    """Taint keys that mean "this node is being removed", for whatever reason (comma-separated):
+    a voluntary disruption unless an interruption is recorded. Karpenter sets
+    ``karpenter.sh/disrupted`` on every node it disrupts, interrupted or not."""
+    node_events: bool = True
+    """Once the Node is being removed, look for Karpenter's record of a spot interruption among
+    its Events (in ``default``: one list, then one watch while the Node lasts)."""
 
     # --- leader election -------------------------------------------------------------------
     lease_duration_s: int = Field(default=15, ge=2, le=contract.MAX_LEASE_DURATION_S)
@@ -129,7 +144,7 @@ class Settings(BaseSettings):
             return parse_label_pairs(value, source="label list")
         return value
 
-    @field_validator("node_interruption_taints", mode="before")
+    @field_validator("node_interruption_taints", "node_disruption_taints", mode="before")
     @classmethod
     def _taints(cls, value: object) -> object:
         if isinstance(value, str):
@@ -142,6 +157,12 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() == "never":
             return None
         return value
+
+    def node_taints(self) -> NodeTaints:
+        """Which taint keys on the Node say what."""
+        return NodeTaints(
+            interruption=self.node_interruption_taints, disruption=self.node_disruption_taints
+        )
 
     def policy(self) -> Policy:
         """The settings the pure state machine applies."""
@@ -156,5 +177,6 @@ class Settings(BaseSettings):
             dry_run=self.dry_run,
             add_ec2_annotation_on_failback=self.failback_add_ec2_annotation,
             rebalance_trigger=self.rebalance_trigger,
+            disruption_trigger=self.disruption_trigger,
             ec2_keys=fargate.DEFAULT_EC2_KEYS,
         )

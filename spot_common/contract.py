@@ -45,6 +45,12 @@ FAILBACK_AFTER: Final = PREFIX + "failback-after"
 REBALANCE_TRIGGER: Final = PREFIX + "rebalance-trigger"
 """``"true"`` makes an EC2 rebalance recommendation start the move, not just the notice."""
 
+DISRUPTION_TRIGGER: Final = PREFIX + "disruption-trigger"
+"""``"true"`` makes a voluntary disruption of the node start the move too: Karpenter's
+``karpenter.sh/disrupted`` taint (consolidation, drift, expiry) or the Node's deletion, with no
+interruption recorded. By default only an interruption does: IMDS's notice, the node
+termination handler's interruption taint, or Karpenter's Events recording a spot interruption."""
+
 SIDECAR_IMAGE: Final = PREFIX + "sidecar-image"
 """Per-Deployment override of the injected sidecar's image (webhook)."""
 
@@ -101,6 +107,7 @@ USER_ANNOTATIONS: Final = (
     HEALTH_URL,
     FAILBACK_AFTER,
     REBALANCE_TRIGGER,
+    DISRUPTION_TRIGGER,
     SIDECAR_IMAGE,
 )
 """Every annotation users set on a Deployment (the sidecar never changes these)."""
@@ -269,3 +276,14 @@ SIDECAR_NODE_RULES: Final[list[dict[str, object]]] = [
 ]
 """Cluster-wide: the node source watches its own Node, health checks read the pods' Nodes and
 failback looks for Ready spot Nodes. RBAC cannot scope a watch to one Node by name."""
+
+NODE_EVENTS_NAMESPACE: Final = "default"
+"""Where Kubernetes keeps the Events about Nodes (cluster-scoped objects): ``default``."""
+
+SIDECAR_NODE_EVENT_RULES: Final[list[dict[str, object]]] = [
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
+]
+"""In :data:`NODE_EVENTS_NAMESPACE` only (a RoleBinding there): once its Node is being removed,
+the sidecar looks among the Node's Events for Karpenter's record of a spot interruption. RBAC
+cannot narrow a list or watch to the Events about one object (their names are not known in
+advance), so these rules let it read every Event in that namespace, and nothing else there."""

@@ -17,7 +17,9 @@ Deployment event reports) are applied again, and managed objects whose Deploymen
 disappeared meanwhile are deleted.
 
 Each Deployment's Lease is created here too, before its Role (so a sidecar that can act finds
-it), and never overwritten: its holder belongs to the sidecars.
+it), and never overwritten: its holder belongs to the sidecars. Per ServiceAccount of opted-in
+Deployments, two bindings: the nodes ClusterRoleBinding and the node Events RoleBinding in
+``default`` (:func:`webhook.core.rbac.account_bindings`), applied and removed together.
 """
 
 from __future__ import annotations
@@ -105,8 +107,9 @@ class RbacController:
             )
         account = (deployment.namespace, deployment.service_account)
         if account not in self._bound:
-            await asyncio.to_thread(self.kube.apply, rbac.node_binding(account))
-            self.metrics.rbac_changes.labels("ClusterRoleBinding", "apply").inc()
+            for binding in rbac.account_bindings(account):
+                await asyncio.to_thread(self.kube.apply, binding)
+                self.metrics.rbac_changes.labels(binding["kind"], "apply").inc()
             self._bound.add(account)
 
     async def _remove(self, namespace: str, deployment: str) -> None:
@@ -128,7 +131,8 @@ class RbacController:
         return not self._wants(deployment_facts(body))
 
     async def _release(self, account: rbac.Account) -> None:
-        """Delete an account's nodes binding if no opted-in Deployment uses the account."""
+        """Delete an account's nodes and node Events bindings if no opted-in Deployment uses
+        the account."""
         async with self._accounts:
             if account in rbac.wanted_accounts(self.cache.deployments(), self.excluded):
                 return
@@ -136,13 +140,16 @@ class RbacController:
             fresh = await asyncio.to_thread(self.kube.list_deployments, namespace)
             if account in rbac.wanted_accounts(map(deployment_facts, fresh), self.excluded):
                 return
-            name = rbac.node_binding_name(account)
-            if await asyncio.to_thread(self.kube.delete, "ClusterRoleBinding", name):
-                self.metrics.rbac_changes.labels("ClusterRoleBinding", "delete").inc()
-                log.info(
-                    "sidecar nodes binding removed",
-                    extra={"namespace": namespace, "service_account": account[1]},
-                )
+            for binding in rbac.account_bindings(account):
+                kind, meta = binding["kind"], binding["metadata"]
+                if await asyncio.to_thread(
+                    self.kube.delete, kind, meta["name"], meta.get("namespace")
+                ):
+                    self.metrics.rbac_changes.labels(kind, "delete").inc()
+                    log.info(
+                        "sidecar account binding removed",
+                        extra={"namespace": namespace, "service_account": account[1], "kind": kind},
+                    )
             self._bound.discard(account)
 
     # --- periodic repair ------------------------------------------------------------------------
@@ -183,7 +190,8 @@ class RbacController:
             if role not in roles or role not in bindings or lease not in leases:
                 del self._applied[(namespace, deployment)]
         for account in list(self._bound):
-            if ("", rbac.node_binding_name(account)) not in nodes:
+            events = (contract.NODE_EVENTS_NAMESPACE, rbac.node_events_binding_name(account))
+            if ("", rbac.node_binding_name(account)) not in nodes or events not in bindings:
                 self._bound.discard(account)
 
     async def _collect_roles(self) -> None:
@@ -202,9 +210,16 @@ class RbacController:
         bindings = await asyncio.to_thread(
             self.kube.list_managed, "ClusterRoleBinding", rbac.MANAGED_SELECTOR
         )
-        for binding in bindings:
-            account = rbac.account_of_binding(binding)
-            if account is not None and self.cache.watches(account[0]):
+        role_bindings = await asyncio.to_thread(
+            self.kube.list_managed, "RoleBinding", rbac.MANAGED_SELECTOR
+        )
+        accounts = {
+            account
+            for binding in [*bindings, *filter(rbac.is_node_events_binding, role_bindings)]
+            if (account := rbac.account_of_binding(binding)) is not None
+        }
+        for account in sorted(accounts):
+            if self.cache.watches(account[0]):
                 await self._release(account)
 
 

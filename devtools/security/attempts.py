@@ -303,6 +303,28 @@ def _nodes_to_everyone(stage: Stage) -> object:
     return _rbac_api(stage.webhook).create_cluster_role_binding(binding, **DRY)
 
 
+def _node_events_binding(
+    *, namespace: str = contract.NODE_EVENTS_NAMESPACE, subject: dict[str, str] | None = None
+) -> Call:
+    """An account's node Events RoleBinding, as the webhook makes it, put in ``namespace`` and
+    given ``subject`` instead."""
+
+    def call(stage: Stage) -> object:
+        binding = rbac.node_events_binding((stage.namespace, _fresh("sa")))
+        binding["metadata"]["namespace"] = namespace
+        if subject is not None:
+            binding["subjects"] = [subject]
+        return _rbac_api(stage.webhook).create_namespaced_role_binding(namespace, binding, **DRY)
+
+    return call
+
+
+def _node_events_everywhere(stage: Stage) -> object:
+    binding = rbac.node_binding((stage.namespace, _fresh("sa")))
+    binding["roleRef"]["name"] = rbac.NODE_EVENTS_CLUSTER_ROLE
+    return _rbac_api(stage.webhook).create_cluster_role_binding(binding, **DRY)
+
+
 def _lease(stage: Stage, spec: dict[str, Any]) -> object:
     lease = rbac.lease(_facts(stage, _fresh("web")))
     lease["spec"] = spec
@@ -333,6 +355,29 @@ def _webhook_attempts() -> Iterator[Attempt]:
     )
     yield Attempt(
         w, "bind the nodes ClusterRole to every user", WEBHOOK_RBAC, _nodes_to_everyone, 1
+    )
+    yield Attempt(
+        w,
+        "bind the node Events ClusterRole outside default",
+        WEBHOOK_RBAC,
+        lambda s: _node_events_binding(namespace=s.namespace)(s),
+        1,
+    )
+    yield Attempt(
+        w,
+        "bind the node Events ClusterRole cluster-wide",
+        WEBHOOK_RBAC,
+        _node_events_everywhere,
+        1,
+    )
+    yield Attempt(
+        w,
+        "bind the node Events ClusterRole to every user",
+        WEBHOOK_RBAC,
+        _node_events_binding(
+            subject={"kind": "Group", "apiGroup": rbac.RBAC_GROUP, "name": "system:authenticated"}
+        ),
+        1,
     )
     yield Attempt(
         w,
@@ -516,6 +561,12 @@ def _webhook_attempts() -> Iterator[Attempt]:
         lambda s: _rbac_api(s.webhook).create_cluster_role_binding(
             rbac.node_binding((s.namespace, _fresh("sa"))), **DRY
         ),
+    )
+    yield Attempt(
+        w,
+        "bind the node Events ClusterRole to one account, in default",
+        ALLOWED,
+        _node_events_binding(),
     )
     yield Attempt(w, "create a Lease without a holder", ALLOWED, lambda s: _lease(s, {}))
 
@@ -795,12 +846,57 @@ def _sidecar_attempts() -> Iterator[Attempt]:
         ),
     )
     yield Attempt(s, "impersonate system:admin", RBAC, lambda st: _impersonating(st.sidecar.api))
+    # Events it may not read (it may read those in default: where the Node Events are).
+    for what, namespace in (
+        ("read the Events of its own namespace", None),
+        ("read the Events of kube-system", "kube-system"),
+    ):
+        yield Attempt(
+            s,
+            what,
+            RBAC,
+            lambda st, n=namespace: client.CoreV1Api(st.sidecar.api).list_namespaced_event(  # type: ignore[misc]
+                n or st.namespace
+            ),
+        )
+    yield Attempt(
+        s,
+        "list Secrets in default",
+        RBAC,
+        lambda st: client.CoreV1Api(st.sidecar.api).list_namespaced_secret(
+            contract.NODE_EVENTS_NAMESPACE
+        ),
+    )
+    yield Attempt(
+        s,
+        "write an Event in default",
+        RBAC,
+        lambda st: client.CoreV1Api(st.sidecar.api).create_namespaced_event(
+            contract.NODE_EVENTS_NAMESPACE,
+            {
+                "metadata": {"generateName": "spot-failover-"},
+                "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": "spot-0"},
+                "reason": "SpotInterrupted",
+                "message": "Spot interruption warning was triggered",
+                "type": "Warning",
+            },
+            **DRY,
+        ),
+    )
     # What it is for.
     yield Attempt(s, "move its Deployment", ALLOWED, _patch_own(_sidecar, MOVE))
     yield Attempt(s, "hold its own Lease", ALLOWED, _take_lease(_sidecar))
     yield Attempt(s, "write an Event about its own Deployment", ALLOWED, _event_about(_sidecar))
     yield Attempt(
         s, "mark its own pod for deletion first", ALLOWED, _patch_pod(_sidecar, DOOMED, own=True)
+    )
+    yield Attempt(
+        s,
+        "read the Events about Nodes in default",
+        ALLOWED,
+        lambda st: client.CoreV1Api(st.sidecar.api).list_namespaced_event(
+            contract.NODE_EVENTS_NAMESPACE, field_selector="involvedObject.kind=Node"
+        ),
     )
 
 

@@ -4,10 +4,10 @@ Every call returns the API's JSON as dicts: the pure core works on that form. Ev
 leaves as a typed error from :mod:`sidecar.adapters.errors`. The transport is
 :mod:`sidecar.adapters.apiserver`.
 
-The calls, and so the RBAC the sidecar needs (the webhook provisions exactly this):
-its Deployment (get, update), ReplicaSets and Pods of its namespace (list; pods also patch, for
-their deletion cost), its Lease (create,
-get, update, watch), Events (create), and Nodes (get, list, watch).
+The calls, and so the RBAC the sidecar needs (the webhook provisions exactly this): its
+Deployment (get, update, watch), ReplicaSets and Pods of its namespace (list; pods also patch,
+for their deletion cost), its Lease (get, update, watch), Events of its namespace (create),
+Nodes (get, list, watch), and the Events about its Node (list, watch, in ``default``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sidecar.adapters.apiserver import JSON, ApiServer
+from sidecar.core import node_events
 from sidecar.core.objects import JSONObject
 from sidecar.core.times import format_micro_time
+from spot_common import contract
 from spot_common.api_errors import NotFound
 
 __all__ = ["JSON", "Kube"]
@@ -209,6 +211,41 @@ class Kube:
         for event in events:
             if event.get("type") in {"ADDED", "MODIFIED"}:
                 yield dict(event.get("object") or {})
+
+    # --- the Node's Events ------------------------------------------------------------------
+
+    def _node_events(self) -> str:
+        return f"{CORE}/namespaces/{contract.NODE_EVENTS_NAMESPACE}/events"
+
+    def list_node_events(self, node: str) -> tuple[list[JSON], str | None]:
+        """The Warning Events about Node ``node`` and the list's ``resourceVersion``."""
+        found = self.api.request(
+            "GET",
+            self._node_events(),
+            f"list events of node {node}",
+            params={"fieldSelector": node_events.field_selector(node)},
+        )
+        metadata = found.get("metadata") or {}
+        version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
+        return list(found.get("items") or []), version if isinstance(version, str) else None
+
+    def watch_node_events(
+        self, node: str, resource_version: str, timeout_s: float
+    ) -> Iterator[JSON]:
+        """The watch events (``{"type", "object"}``, bookmarks too) of the Warning Events about
+        Node ``node`` after ``resource_version``, until ``timeout_s``."""
+        params = {
+            "fieldSelector": node_events.field_selector(node),
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(max(1, int(timeout_s))),
+        }
+        yield from self.api.watch(
+            self._node_events(),
+            f"watch events of node {node}",
+            params=params,
+            quiet_s=timeout_s + WATCH_SILENCE_MARGIN_S,
+        )
 
     # --- Events -----------------------------------------------------------------------------
 

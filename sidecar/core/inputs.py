@@ -13,7 +13,7 @@ from datetime import timedelta
 from sidecar.core import fargate, health
 from sidecar.core.durations import Duration
 from sidecar.core.overrides import Overrides
-from sidecar.core.signals import Interruption
+from sidecar.core.signals import Interruption, Kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Policy:
     ``eks.amazonaws.com/compute-type: ec2`` (needed where a profile selects the namespace)."""
     rebalance_trigger: bool
     """Whether a rebalance recommendation starts a move (overridable per Deployment)."""
+    disruption_trigger: bool = False
+    """Whether a voluntary disruption of the node starts a move (overridable per Deployment)."""
     ec2_keys: frozenset[str] = fargate.DEFAULT_EC2_KEYS
     """nodeSelector and toleration keys that tie pods to EC2 capacity."""
 
@@ -43,6 +45,20 @@ class Policy:
         ``spot-failover/rebalance-trigger`` if set, else :attr:`rebalance_trigger`."""
         opted_in = overrides.rebalance_trigger if overrides is not None else None
         return self.rebalance_trigger if opted_in is None else opted_in
+
+    def disruption_wanted(self, overrides: Overrides | None) -> bool:
+        """Whether a voluntary disruption starts a move: the Deployment's
+        ``spot-failover/disruption-trigger`` if set, else :attr:`disruption_trigger`."""
+        opted_in = overrides.disruption_trigger if overrides is not None else None
+        return self.disruption_trigger if opted_in is None else opted_in
+
+    def wanted(self, overrides: Overrides | None) -> frozenset[Kind]:
+        """The kinds of signal that start a move for a Deployment with ``overrides``."""
+        return frozenset(
+            {Kind.INTERRUPTION}
+            | ({Kind.REBALANCE} if self.rebalance_wanted(overrides) else set())
+            | ({Kind.DISRUPTION} if self.disruption_wanted(overrides) else set())
+        )
 
 
 @dataclasses.dataclass(frozen=True)

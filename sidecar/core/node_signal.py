@@ -1,18 +1,32 @@
 """What this sidecar's own Node object says about its fate, as a pure reading.
 
 For clusters where IMDS is unreachable (hop limit 1, or Fargate) the Node is the other signal
-source: the node termination handler and Karpenter taint a node they are about to reclaim, and
-a node being deleted carries a ``deletionTimestamp``.
+source. Not everything that removes a node is a spot interruption, and only an interruption
+leaves two minutes at most:
+
+* the node termination handler taints a node it has an interruption notice for
+  (``aws-node-termination-handler/spot-itn``; a rebalance recommendation has a taint of its
+  own): an **interruption** (or a rebalance);
+* Karpenter taints *every* node it disrupts with ``karpenter.sh/disrupted`` — consolidation,
+  drift, expiry and node repair as well as a spot interruption — and a Node being deleted
+  carries a ``deletionTimestamp`` whoever deletes it. Either alone is a **voluntary
+  disruption** (replacements start first, drains honour PodDisruptionBudgets); Karpenter
+  records a spot interruption as Events on the Node, which :mod:`sidecar.core.node_events`
+  reads.
+
+Which taint keys mean which is the sidecar's settings' (:class:`NodeTaints`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
 from sidecar.core import objects
 from sidecar.core.objects import JSONObject
-from sidecar.core.signals import Interruption, Kind, Source
+from sidecar.core.signals import Interruption, Kind, Source, strongest
 from sidecar.core.times import parse_time, require_utc
 
 FARGATE_LABEL = "eks.amazonaws.com/compute-type"
@@ -22,37 +36,76 @@ _REBALANCE_MARK = "rebalance"
 """A taint key containing this word recommends moving; it is not a notice."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeTaints:
+    """Which taint keys say what (a key in both lists is an interruption)."""
+
+    interruption: frozenset[str]
+    """The node is being reclaimed (a key containing ``rebalance``: it is recommended to move)."""
+    disruption: frozenset[str] = frozenset()
+    """The node is being removed, for whatever reason: a voluntary disruption unless an
+    interruption is recorded."""
+
+
 def interruption(
-    node: JSONObject, taint_keys: frozenset[str], now: datetime
+    node: JSONObject, taints: NodeTaints, now: datetime, *, wanted: Collection[Kind] = tuple(Kind)
 ) -> Interruption | None:
-    """The interruption the Node shows, if any: deletion first, then an interruption taint."""
+    """The strongest signal of a kind in ``wanted`` that the Node shows, if any
+    (:data:`~sidecar.core.signals.STRENGTH`): an interruption taint, a voluntary disruption
+    (a disruption taint, or the deletion), a rebalance taint."""
+    return strongest(signals(node, taints, now), wanted)
+
+
+def signals(node: JSONObject, taints: NodeTaints, now: datetime) -> list[Interruption]:
+    """Every signal the Node shows, in the order of its taints, the deletion last."""
     now = require_utc(now, "now")
     metadata = objects.child(node, "metadata", "node")
     name = objects.text(metadata, "name", "node.metadata") or "?"
-    deleted = objects.text(metadata, "deletionTimestamp", "node.metadata")
-    if deleted is not None:
-        return Interruption(
-            node=name,
-            source=Source.NODE_DELETION,
-            kind=Kind.INTERRUPTION,
-            seen_at=now,
-            deadline=parse_time(deleted),
-            detail=f"node {name} is being deleted",
-        )
+    found: list[Interruption] = []
     spec = objects.child(node, "spec", "node")
     for index, taint in enumerate(objects.items(spec, "taints", "node.spec")):
-        key = objects.text(taint, "key", f"node.spec.taints[{index}]", "")
-        if key in taint_keys:
+        key = objects.text(taint, "key", f"node.spec.taints[{index}]", "") or ""
+        effect = objects.text(taint, "effect", f"node.spec.taints[{index}]", "")
+        if key in taints.interruption:
             kind = Kind.REBALANCE if _REBALANCE_MARK in key else Kind.INTERRUPTION
-            effect = objects.text(taint, "effect", f"node.spec.taints[{index}]", "")
-            return Interruption(
+        elif key in taints.disruption:
+            kind = Kind.DISRUPTION
+        else:
+            continue
+        found.append(
+            Interruption(name, Source.NODE_TAINT, kind, now, detail=f"taint {key}:{effect}")
+        )
+    deleted = objects.text(metadata, "deletionTimestamp", "node.metadata")
+    if deleted is not None:
+        found.append(
+            Interruption(
                 node=name,
-                source=Source.NODE_TAINT,
-                kind=kind,
+                source=Source.NODE_DELETION,
+                kind=Kind.DISRUPTION,
                 seen_at=now,
-                detail=f"taint {key}:{effect}",
+                deadline=parse_time(deleted),
+                detail=f"node {name} is being deleted",
             )
-    return None
+        )
+    return found
+
+
+def disrupted(node: JSONObject, taints: NodeTaints) -> bool:
+    """Whether the Node is being removed (a disruption taint, or its deletion): the moment to
+    look for a recorded interruption (:mod:`sidecar.core.node_events`)."""
+    metadata = objects.child(node, "metadata", "node")
+    if objects.text(metadata, "deletionTimestamp", "node.metadata") is not None:
+        return True
+    spec = objects.child(node, "spec", "node")
+    return any(
+        objects.text(taint, "key", f"node.spec.taints[{index}]", "") in taints.disruption
+        for index, taint in enumerate(objects.items(spec, "taints", "node.spec"))
+    )
+
+
+def uid(node: JSONObject) -> str | None:
+    """The Node's uid: which instance's Node it is (names come back with new instances)."""
+    return objects.text(objects.child(node, "metadata", "node"), "uid", "node.metadata")
 
 
 def is_fargate(node: JSONObject) -> bool:

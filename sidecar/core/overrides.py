@@ -43,6 +43,7 @@ class Overrides:
     health_url: str | None = None
     failback_after: Duration | None = None
     rebalance_trigger: bool | None = None
+    disruption_trigger: bool | None = None
 
     @property
     def acting(self) -> bool:
@@ -78,6 +79,7 @@ class Overrides:
             if failback is None
             else parse_duration(failback, source=contract.FAILBACK_AFTER),
             rebalance_trigger=optional_bool(contract.REBALANCE_TRIGGER),
+            disruption_trigger=optional_bool(contract.DISRUPTION_TRIGGER),
         )
 
 

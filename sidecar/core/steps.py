@@ -10,10 +10,11 @@ They do not check the lease, pause, dry run or the transition table:
 When an event happens:
 
 * ``Interrupted`` / ``FargateIncompatible``: in Watching, this sidecar's node has an
-  interruption notice (or a rebalance recommendation, if opted in per Deployment or by
-  policy). In RolledBack or Failed (template on spot) only a *new* signal counts: another node,
-  or another kind than the stored notice; the signal behind the failed move would otherwise
-  restart it for as long as it lasts. Failed with the template on Fargate (the move could not
+  interruption notice (or a rebalance recommendation or a voluntary disruption, if opted in per
+  Deployment or by policy: :meth:`~sidecar.core.inputs.Policy.wanted`). In RolledBack or
+  Failed (template on spot) only a *new* signal counts: another node, or another kind than the
+  stored notice; the signal behind the failed move would otherwise restart it for as long as
+  it lasts. Failed with the template on Fargate (the move could not
   be undone) waits for a human. The move is refused (``FargateIncompatible``) if Fargate cannot
   run the pods, if the move would not change the template, or if the Fargate labels would break
   the Deployment's selector.
@@ -52,7 +53,7 @@ from sidecar.core.failback import failback_cooldown, failback_due_at
 from sidecar.core.inputs import Facts, Policy
 from sidecar.core.moves import Move, Stay, Step
 from sidecar.core.saved_scheduling import SavedScheduling
-from sidecar.core.signals import Interruption, Kind
+from sidecar.core.signals import Interruption
 from sidecar.core.transitions import Event
 from spot_common import contract
 from spot_common.contract import ComputeType, State
@@ -176,11 +177,12 @@ STEPS: Final[Mapping[State, StepFunction]] = {
 
 
 def _trigger(view: DeploymentView, facts: Facts, policy: Policy) -> Interruption | None:
-    """The signal that should start a move, if any: a notice, or an opted-in rebalance."""
+    """The signal that should start a move, if any: an interruption, or an opted-in rebalance
+    recommendation or voluntary disruption."""
     signal = facts.interruption
-    if signal is None or signal.kind is Kind.INTERRUPTION:
+    if signal is None or signal.kind in policy.wanted(view.overrides):
         return signal
-    return signal if policy.rebalance_wanted(view.overrides) else None
+    return None
 
 
 def _fargate_target(view: DeploymentView, policy: Policy) -> tuple[Mapping[str, str], str | None]:

@@ -4,11 +4,16 @@ Every source has the same small interface, :class:`SignalSource`: it is polled o
 with ``now`` and a :class:`PollContext`, answers an
 :class:`~sidecar.core.signals.Interruption` or ``None``, and says what kind of source it is.
 The daemon takes a list of them (built in :mod:`sidecar.__main__`) and polls them in order: the
-first to see a signal wins (:func:`first_signal`). A source that needs a background task (a
-watch) is also a context manager, entered before the loop starts and left after it ends.
+first to see an interruption wins, and a weaker signal (a voluntary disruption, a rebalance
+recommendation) is acted on only if no later source sees an interruption (:func:`first_signal`).
+A source that needs a background task (a watch) is also a context manager, entered before the
+loop starts and left after it ends.
 
 * :mod:`.imds` — the EC2 instance metadata service (the notice, the rebalance recommendation);
-* :mod:`.node` — this sidecar's Node: interruption taints and its deletion.
+* :mod:`.karpenter` — Karpenter's record of a spot interruption: Events on this sidecar's Node,
+  looked for once the Node is being removed;
+* :mod:`.node` — this sidecar's Node: the node termination handler's interruption taints,
+  Karpenter's disruption taint and the Node's deletion (voluntary disruptions on their own).
 
 A new source is one new module here and one entry in the list :mod:`sidecar.__main__` builds.
 """
@@ -20,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sidecar.core.signals import Interruption
+from sidecar.core.signals import Interruption, Kind, strongest
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -29,9 +34,15 @@ class PollContext:
 
     on_fargate: bool
     """Whether this sidecar's pod runs on Fargate (no IMDS there; Fargate is not spot)."""
-    rebalance_wanted: bool
-    """Whether a rebalance recommendation would start a move (the Deployment's
-    ``spot-failover/rebalance-trigger``, else the sidecar's setting): only then is it asked for."""
+    wanted: frozenset[Kind]
+    """The kinds of signal that would start a move (:meth:`sidecar.core.inputs.Policy.wanted`:
+    an interruption always; a rebalance recommendation or a voluntary disruption as the
+    Deployment's ``spot-failover/*-trigger`` says, else the sidecar's setting). A source asks
+    for an opt-in kind only when it is wanted."""
+
+    @property
+    def rebalance_wanted(self) -> bool:
+        return Kind.REBALANCE in self.wanted
 
 
 class SignalSource(Protocol):
@@ -51,9 +62,13 @@ class SignalSource(Protocol):
 def first_signal(
     sources: Sequence[SignalSource], now: datetime, context: PollContext
 ) -> Interruption | None:
-    """Poll ``sources`` in order until one sees a signal; the sources after it are not asked."""
+    """Poll ``sources`` in order until one sees an interruption (the sources after it are not
+    asked); otherwise the strongest weaker signal, the earliest source's among equals."""
+    weaker: list[Interruption] = []
     for source in sources:
         signal = source.poll(now, context)
-        if signal is not None:
+        if signal is not None and signal.kind is Kind.INTERRUPTION:
             return signal
-    return None
+        if signal is not None:
+            weaker.append(signal)
+    return strongest(weaker, tuple(Kind))

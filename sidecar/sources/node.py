@@ -1,7 +1,11 @@
 """The node signal source: this sidecar's own Node, watched.
 
-For clusters where IMDS is unreachable, the Node is where an interruption shows: taints from
-the node termination handler or Karpenter, or a deletion. One long watch (an hour per request,
+For clusters where IMDS is unreachable, the Node is where an interruption shows: the node
+termination handler's interruption taint. Karpenter's disruption taint and a deletion show that
+the node is being removed, which alone is a voluntary disruption (a move only where a Deployment
+opts in: :mod:`sidecar.core.node_signal`); Karpenter's record of an interruption is in the
+Node's Events (:mod:`sidecar.sources.karpenter`, which asks :meth:`NodeSource.disrupted` when to
+look). One long watch (an hour per request,
 starting with the Node's current state) is all the API traffic an idle sidecar on spot makes.
 On Fargate there is nothing to watch (Fargate capacity is not reclaimed like spot), so a sidecar
 there follows no Node at all.
@@ -38,7 +42,7 @@ class NodeSource:
         self,
         kube: Kube,
         node_name: str,
-        taint_keys: frozenset[str],
+        taints: node_signal.NodeTaints,
         *,
         on_change: Callable[[], None] | None = None,
         retry_s: float = 5.0,
@@ -46,7 +50,7 @@ class NodeSource:
     ) -> None:
         self.node_name = node_name
         self.ready_s = ready_s
-        self.taint_keys = taint_keys
+        self.taints = taints
         self._follower = Follower(
             f"node {node_name}",
             lambda version: kube.watch_node(
@@ -85,11 +89,23 @@ class NodeSource:
     def node(self) -> JSON | None:
         return self._follower.latest
 
-    def poll(self, now: datetime, context: PollContext) -> Interruption | None:  # noqa: ARG002
-        """What the Node shows now (read from the latest copy: no request), whatever the
-        context: a node source exists only off Fargate."""
+    def poll(self, now: datetime, context: PollContext) -> Interruption | None:
+        """The strongest wanted signal the Node shows now (read from the latest copy: no
+        request); a node source exists only off Fargate."""
         node = self.node
-        return None if node is None else node_signal.interruption(node, self.taint_keys, now)
+        if node is None:
+            return None
+        return node_signal.interruption(node, self.taints, now, wanted=context.wanted)
+
+    def disrupted(self) -> bool:
+        """Whether the Node, as last seen, is being removed (a disruption taint, or deleted)."""
+        node = self.node
+        return node is not None and node_signal.disrupted(node, self.taints)
+
+    def uid(self) -> str | None:
+        """The uid of the Node as last seen (``None`` before the first read)."""
+        node = self.node
+        return None if node is None else node_signal.uid(node)
 
     def on_fargate(self) -> bool | None:
         node = self.node

@@ -148,12 +148,20 @@ def managed_rbac(kube: Kube, namespace: str) -> list[str]:
         namespace, label_selector=rbac.MANAGED_SELECTOR
     )
     nodes = kube.rbac.list_cluster_role_binding(label_selector=rbac.MANAGED_SELECTOR)
+    node_events = kube.rbac.list_namespaced_role_binding(
+        contract.NODE_EVENTS_NAMESPACE, label_selector=rbac.MANAGED_SELECTOR
+    )
     return [
         *(f"Role/{r.metadata.name}" for r in roles.items),
         *(f"RoleBinding/{b.metadata.name}" for b in bindings.items),
         *(
             f"ClusterRoleBinding/{b.metadata.name}"
             for b in nodes.items
+            if (b.metadata.labels or {}).get(rbac.NAMESPACE_LABEL) == namespace
+        ),
+        *(
+            f"RoleBinding/{b.metadata.namespace}/{b.metadata.name}"
+            for b in node_events.items
             if (b.metadata.labels or {}).get(rbac.NAMESPACE_LABEL) == namespace
         ),
     ]
@@ -194,7 +202,7 @@ def test_installed_with_helm_the_real_webhook_injects_upgrades_and_uninstalls_le
         wait_for(lambda: pods_injected_with(kube, app_namespace, "1"), 60, "2 injected pods")
         (sidecar, _) = sidecars(kube, app_namespace)
         assert sidecar["image"] == f"{SIDECAR_IMAGE}:{chart_metadata()['appVersion']}"
-        wait_for(lambda: len(managed_rbac(kube, app_namespace)) == 3, 60, "the sidecars' RBAC")
+        wait_for(lambda: len(managed_rbac(kube, app_namespace)) == 4, 60, "the sidecars' RBAC")
         assert exists(
             lambda: kube.coordination.read_namespaced_lease("spot-failover-web", app_namespace)
         )

@@ -162,6 +162,14 @@ def test_the_shared_nodes_cluster_role_grants_exactly_the_contracts_node_rules()
     assert role["rules"] == contract.SIDECAR_NODE_RULES
 
 
+def test_the_shared_node_events_cluster_role_grants_exactly_reading_events() -> None:
+    role = find(render(), "ClusterRole", rbac.NODE_EVENTS_CLUSTER_ROLE)
+    assert role["rules"] == contract.SIDECAR_NODE_EVENT_RULES
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]}
+    ]
+
+
 def covers(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
     return any(
         group in rule["apiGroups"]
@@ -182,7 +190,7 @@ def test_the_webhook_holds_every_permission_it_grants_so_no_escalate_verb_is_nee
     assert {
         "apiGroups": ["rbac.authorization.k8s.io"],
         "resources": ["clusterroles"],
-        "resourceNames": [rbac.NODES_CLUSTER_ROLE],
+        "resourceNames": [rbac.NODES_CLUSTER_ROLE, rbac.NODE_EVENTS_CLUSTER_ROLE],
         "verbs": ["bind"],
     } in rules
     assert not any("escalate" in rule["verbs"] or "*" in rule["verbs"] for rule in rules)

@@ -106,8 +106,13 @@ def test_pods_the_controller_manager_creates_are_injected_by_the_process_acting_
             lambda: kube.rbac.read_cluster_role_binding(
                 rbac.node_binding_name((app_namespace, "default"))
             ),
+            lambda: kube.rbac.read_namespaced_role_binding(
+                rbac.node_events_binding_name((app_namespace, "default")),
+                contract.NODE_EVENTS_NAMESPACE,
+            ),
         ]
-        assert all(exists(read) for read in left_behind)
+        # The account's bindings are applied after the Role: wait for them too.
+        wait_for(lambda: all(exists(read) for read in left_behind), 30, "the webhook's objects")
         ports = (webhook.port, webhook.health_port)
     assert not any(exists(read) for read in left_behind)
     assert not any(port_is_bound(port) for port in ports)

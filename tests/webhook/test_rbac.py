@@ -1,9 +1,10 @@
 """Least privilege for the sidecar, on the real API server with real pod-bound tokens.
 
-The RBAC controller provisions a Role, RoleBinding and nodes ClusterRoleBinding per opted-in
-Deployment and removes them again; with those rights, a token bound to one of the Deployment's
-pods can do what a failover does to its own Deployment (the sidecar's own ``to_fargate`` and
-``restore`` are replayed), and nothing else: RBAC refuses other Deployments, the shipped
+The RBAC controller provisions a Role and RoleBinding per opted-in Deployment, and per account a
+nodes ClusterRoleBinding and a node Events RoleBinding in ``default``, and removes them again;
+with those rights, a token bound to one of the Deployment's pods can do what a failover does to
+its own Deployment (the sidecar's own ``to_fargate`` and ``restore`` are replayed), read the
+Events about Nodes, and nothing else: RBAC refuses other Deployments, the shipped
 ValidatingAdmissionPolicy refuses other fields (each such attack is one attempt of the list in
 devtools/security/attempts.py, made in tests/webhook/test_escalation.py).
 """
@@ -25,7 +26,8 @@ from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
-from devtools.security.identities import api_for
+from devtools.security.identities import api_for, service_account_token
+from sidecar.core import node_events
 from sidecar.core.fargate import restore, to_fargate
 from spot_common import contract
 from webhook.core import rbac
@@ -58,6 +60,7 @@ class Provisioned:
         self.namespace = namespace
         self.role = rbac.role_name(name)
         self.binding = rbac.node_binding_name((namespace, account))
+        self.events_binding = rbac.node_events_binding_name((namespace, account))
 
     def role_exists(self) -> bool:
         return exists(lambda: self.kube.rbac.read_namespaced_role(self.role, self.namespace))
@@ -70,11 +73,28 @@ class Provisioned:
     def node_binding_exists(self) -> bool:
         return exists(lambda: self.kube.rbac.read_cluster_role_binding(self.binding))
 
+    def node_events_binding_exists(self) -> bool:
+        return exists(
+            lambda: self.kube.rbac.read_namespaced_role_binding(
+                self.events_binding, contract.NODE_EVENTS_NAMESPACE
+            )
+        )
+
     def all(self) -> bool:
-        return self.role_exists() and self.role_binding_exists() and self.node_binding_exists()
+        return (
+            self.role_exists()
+            and self.role_binding_exists()
+            and self.node_binding_exists()
+            and self.node_events_binding_exists()
+        )
 
     def none(self) -> bool:
-        return not (self.role_exists() or self.role_binding_exists() or self.node_binding_exists())
+        return not (
+            self.role_exists()
+            or self.role_binding_exists()
+            or self.node_binding_exists()
+            or self.node_events_binding_exists()
+        )
 
 
 @pytest.fixture
@@ -103,6 +123,14 @@ def test_opting_in_provisions_exactly_the_contract_rules_for_the_deployments_acc
     nodes = kube.rbac.read_cluster_role_binding(provisioned.binding)
     assert nodes.role_ref.name == rbac.NODES_CLUSTER_ROLE
     assert [(s.namespace, s.name) for s in nodes.subjects] == [(webhook_namespace, account)]
+    events = kube.rbac.read_namespaced_role_binding(
+        provisioned.events_binding, contract.NODE_EVENTS_NAMESPACE
+    )
+    assert (events.role_ref.kind, events.role_ref.name) == (
+        "ClusterRole",
+        rbac.NODE_EVENTS_CLUSTER_ROLE,
+    )
+    assert [(s.namespace, s.name) for s in events.subjects] == [(webhook_namespace, account)]
 
 
 def test_opting_out_removes_the_rbac(
@@ -141,6 +169,7 @@ def test_the_nodes_binding_stays_while_another_deployment_of_the_account_is_opte
     kube.apps.delete_namespaced_deployment(first, webhook_namespace)
     wait_for(lambda: not one.role_exists(), 20, "the first Deployment's Role to go")
     assert two.node_binding_exists()
+    assert two.node_events_binding_exists()
 
 
 # --- the sidecar's identity ---------------------------------------------------------------------
@@ -251,6 +280,90 @@ def test_the_sidecar_identity_can_hold_and_release_its_deployments_provisioned_l
     with pytest.raises(ApiException) as refused:
         sidecar.leases.read_namespaced_lease("someone-elses-lease", sidecar.namespace)
     assert refused.value.status == 403
+
+
+Rule = tuple[str, str, str, str]
+"""(API group, resource, resource name, verb), one of each."""
+
+
+def rules_in(api: client.ApiClient, namespace: str) -> set[Rule]:
+    """What the API server says the identity of ``api`` may do in ``namespace``."""
+    review = client.AuthorizationV1Api(api).create_self_subject_rules_review(
+        {"spec": {"namespace": namespace}}
+    )
+    return {
+        (group, resource, name, verb)
+        for rule in review.status.resource_rules
+        for group in rule.api_groups or [""]
+        for resource in rule.resources or []
+        for name in rule.resource_names or [""]
+        for verb in rule.verbs
+    }
+
+
+def as_rules(rules: list[dict[str, object]]) -> set[Rule]:
+    """The contract's rules in the same form."""
+    return {
+        (group, resource, name, verb)
+        for rule in rules
+        for group in rule["apiGroups"]  # type: ignore[attr-defined]
+        for resource in rule["resources"]  # type: ignore[attr-defined]
+        for name in rule.get("resourceNames") or [""]  # type: ignore[attr-defined]
+        for verb in rule["verbs"]  # type: ignore[attr-defined]
+    }
+
+
+@pytest.fixture
+def bare(
+    cluster: LocalCluster, kube: Kube, webhook_namespace: str, tmp_path: Path
+) -> Iterator[client.ApiClient]:
+    """A token of an account nothing of spot-failover binds: what every identity may do."""
+    name = unique("bare")
+    kube.core.create_namespaced_service_account(webhook_namespace, {"metadata": {"name": name}})
+    token = service_account_token(kube.core, webhook_namespace, name)
+    api = api_for(cluster.kubeconfig_for_token(token, tmp_path / "bare-kubeconfig"))
+    yield api
+    api.close()
+
+
+def test_the_sidecar_identity_reads_node_events_in_default_and_nothing_more_than_before(
+    kube: Kube, sidecar: Sidecar, bare: client.ApiClient
+) -> None:
+    node = "spot-0"
+    uid = kube.core.read_node(node).metadata.uid
+    recorded = kube.core.create_namespaced_event(
+        contract.NODE_EVENTS_NAMESPACE,
+        {
+            "metadata": {"generateName": f"{node}."},
+            "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid},
+            "type": "Warning",
+            "reason": "SpotInterrupted",
+            "message": "Spot interruption warning was triggered",
+            "source": {"component": "karpenter"},
+        },
+    )
+    try:
+        events = client.CoreV1Api(sidecar.api).list_namespaced_event(
+            contract.NODE_EVENTS_NAMESPACE, field_selector=node_events.field_selector(node)
+        )
+    finally:
+        kube.core.delete_namespaced_event(recorded.metadata.name, contract.NODE_EVENTS_NAMESPACE)
+    assert recorded.metadata.name in {e.metadata.name for e in events.items}
+
+    # In default: reading Nodes (cluster-wide, as before) and now listing and watching Events.
+    nodes, node_events_rules = (
+        as_rules(contract.SIDECAR_NODE_RULES),
+        as_rules(contract.SIDECAR_NODE_EVENT_RULES),
+    )
+    assert node_events_rules == {("", "events", "", "list"), ("", "events", "", "watch")}
+    everyone = rules_in(bare, contract.NODE_EVENTS_NAMESPACE)
+    assert rules_in(sidecar.api, contract.NODE_EVENTS_NAMESPACE) - everyone == (
+        nodes | node_events_rules
+    )
+    # In its own namespace, exactly as before: no reading of Events there.
+    own = rules_in(sidecar.api, sidecar.namespace) - rules_in(bare, sidecar.namespace)
+    assert own == as_rules(contract.sidecar_role_rules(sidecar.name)) | nodes
+    assert ("", "events", "", "list") not in own
 
 
 def test_the_webhook_never_wrote_to_a_deployment(

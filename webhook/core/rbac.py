@@ -14,7 +14,15 @@ provisions:
   shared ClusterRole ``spot-failover-sidecar-nodes`` (deploy/), for read access to Nodes. Nodes
   are cluster-scoped, so this read access is cluster-wide, and RBAC cannot narrow a watch to
   one Node by name. It is per ServiceAccount, not per Deployment: several Deployments may share
-  one account, and the binding stays while any of them is opted in.
+  one account, and the binding stays while any of them is opted in;
+* beside it, per ServiceAccount too, a **RoleBinding** in ``default`` (where Node Events live)
+  ``spot-failover-node-events.<namespace>.<serviceaccount>`` of the shared ClusterRole
+  ``spot-failover-sidecar-node-events`` (deploy/: list and watch Events,
+  :data:`spot_common.contract.SIDECAR_NODE_EVENT_RULES`), so the sidecar can look for
+  Karpenter's record of a spot interruption: a RoleBinding grants the ClusterRole's rules in its
+  own namespace only. RBAC cannot narrow a list of Events to those about one Node. Its name does
+  not start with the sidecar Roles' prefix, so it never meets the RoleBinding of a Deployment in
+  ``default``.
 
 Every derived name is injective (:func:`spot_common.contract.bounded_name`): a literal name is
 shorter than 253 characters, a shortened one exactly 253 with a hash of the whole name.
@@ -38,9 +46,13 @@ from webhook.core.owners import DeploymentFacts
 
 NODES_CLUSTER_ROLE: Final = "spot-failover-sidecar-nodes"
 """The shared ClusterRole shipped in deploy/ (``contract.SIDECAR_NODE_RULES``)."""
+NODE_EVENTS_CLUSTER_ROLE: Final = "spot-failover-sidecar-node-events"
+"""The shared ClusterRole shipped in deploy/ (``contract.SIDECAR_NODE_EVENT_RULES``), bound only
+in ``contract.NODE_EVENTS_NAMESPACE``."""
 
 ROLE_PREFIX: Final = "spot-failover-sidecar-"
 NODE_BINDING_PREFIX: Final = "spot-failover-sidecar-nodes."
+NODE_EVENTS_BINDING_PREFIX: Final = "spot-failover-node-events."
 COMPONENT_LABEL: Final = "app.kubernetes.io/component"
 COMPONENT_VALUE: Final = "sidecar-rbac"
 NAMESPACE_LABEL: Final = contract.PREFIX + "namespace"
@@ -71,6 +83,12 @@ def node_binding_name(account: Account) -> str:
     """Namespaces have no dots, so ``<namespace>.<account>`` is unambiguous."""
     namespace, service_account = account
     return bounded_name(f"{NODE_BINDING_PREFIX}{namespace}.{service_account}")
+
+
+def node_events_binding_name(account: Account) -> str:
+    """Like :func:`node_binding_name`, under a prefix no sidecar Role's name starts with."""
+    namespace, service_account = account
+    return bounded_name(f"{NODE_EVENTS_BINDING_PREFIX}{namespace}.{service_account}")
 
 
 def _labels() -> dict[str, str]:
@@ -142,6 +160,46 @@ def node_binding(account: Account) -> dict[str, Any]:
         "roleRef": {"apiGroup": _RBAC_GROUP, "kind": "ClusterRole", "name": NODES_CLUSTER_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
+
+
+def node_events_binding(account: Account) -> dict[str, Any]:
+    """The RoleBinding, in ``default``, that lets the account's sidecars read Node Events."""
+    namespace, service_account = account
+    return {
+        "apiVersion": f"{_RBAC_GROUP}/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": node_events_binding_name(account),
+            "namespace": contract.NODE_EVENTS_NAMESPACE,
+            "labels": {**_labels(), NAMESPACE_LABEL: namespace},
+            "annotations": {SERVICE_ACCOUNT_ANNOTATION: f"{namespace}/{service_account}"},
+        },
+        "roleRef": {
+            "apiGroup": _RBAC_GROUP,
+            "kind": "ClusterRole",
+            "name": NODE_EVENTS_CLUSTER_ROLE,
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def account_bindings(account: Account) -> list[dict[str, Any]]:
+    """What one ServiceAccount of opted-in Deployments needs beside their Roles: the nodes
+    ClusterRoleBinding and the node Events RoleBinding."""
+    return [node_binding(account), node_events_binding(account)]
+
+
+def is_node_events_binding(binding: Mapping[str, Any]) -> bool:
+    """Whether a managed RoleBinding is an account's node Events binding (not a Deployment's)."""
+    meta = binding.get("metadata")
+    ref = binding.get("roleRef")
+    return (
+        isinstance(meta, Mapping)
+        and meta.get("namespace") == contract.NODE_EVENTS_NAMESPACE
+        and isinstance(ref, Mapping)
+        and ref.get("kind") == "ClusterRole"
+        and ref.get("name") == NODE_EVENTS_CLUSTER_ROLE
+    )
 
 
 def wants_rbac(deployment: DeploymentFacts, excluded_namespaces: frozenset[str]) -> bool:

@@ -129,9 +129,17 @@ def state_annotations(
     return annotations
 
 
+_SOURCES = {
+    Kind.INTERRUPTION: Source.IMDS_INSTANCE_ACTION,
+    Kind.REBALANCE: Source.IMDS_REBALANCE,
+    Kind.DISRUPTION: Source.NODE_TAINT,
+}
+
+
 def interruption(node: str = NODE, kind: Kind = Kind.INTERRUPTION) -> Interruption:
-    """A spot interruption notice (or rebalance) for ``node``, seen at :data:`NOW`."""
-    source = Source.IMDS_INSTANCE_ACTION if kind is Kind.INTERRUPTION else Source.IMDS_REBALANCE
+    """A spot interruption notice (or a rebalance, or a voluntary disruption: Karpenter's
+    taint) for ``node``, seen at :data:`NOW`."""
+    source = _SOURCES[kind]
     return Interruption(
         node=node,
         source=source,
@@ -149,6 +157,7 @@ def policy(
     dry_run: bool = False,
     add_ec2_annotation_on_failback: bool = False,
     rebalance_trigger: bool = False,
+    disruption_trigger: bool = False,
     fargate_profile: str | None = None,
 ) -> Policy:
     """A policy with the test Fargate labels."""
@@ -160,6 +169,7 @@ def policy(
         dry_run=dry_run,
         add_ec2_annotation_on_failback=add_ec2_annotation_on_failback,
         rebalance_trigger=rebalance_trigger,
+        disruption_trigger=disruption_trigger,
     )
 
 

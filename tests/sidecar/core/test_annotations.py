@@ -37,6 +37,7 @@ def test_user_annotations_are_read() -> None:
             contract.HEALTH_URL: "https://web.shop.svc:8443/healthz",
             contract.FAILBACK_AFTER: "1h30m",
             contract.REBALANCE_TRIGGER: "true",
+            contract.DISRUPTION_TRIGGER: "False",
         }
     )
     assert overrides.enabled
@@ -46,6 +47,7 @@ def test_user_annotations_are_read() -> None:
     assert overrides.health_url == "https://web.shop.svc:8443/healthz"
     assert overrides.failback_after == timedelta(hours=1, minutes=30)
     assert overrides.rebalance_trigger is True
+    assert overrides.disruption_trigger is False
 
 
 @pytest.mark.parametrize(
@@ -54,6 +56,7 @@ def test_user_annotations_are_read() -> None:
         (contract.ENABLED, "yes", '"true" or "false"'),
         (contract.PAUSED, "1", '"true" or "false"'),
         (contract.REBALANCE_TRIGGER, "", '"true" or "false"'),
+        (contract.DISRUPTION_TRIGGER, "yes", '"true" or "false"'),
         (contract.FARGATE_LABELS, "compute", "key=value"),
         (contract.FARGATE_LABELS, "", "key=value"),
         (contract.FARGATE_LABELS, "a=b,,c=d", "key=value"),

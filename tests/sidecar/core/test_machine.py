@@ -162,6 +162,42 @@ def test_a_rebalance_starts_a_move_only_when_opted_in(
     assert (decision.next_state is State.MIGRATING) == moves
 
 
+@pytest.mark.parametrize(
+    ("annotation", "policy_default", "moves"),
+    [
+        (None, False, False),
+        (None, True, True),
+        ("true", False, True),
+        ("false", True, False),
+    ],
+)
+def test_a_voluntary_disruption_starts_a_move_only_when_opted_in(
+    annotation: str | None, policy_default: bool, moves: bool
+) -> None:
+    marks = {} if annotation is None else {contract.DISRUPTION_TRIGGER: annotation}
+    decision = decide(
+        view(deployment(annotations=marks)),
+        leader(interruption=interruption(kind=Kind.DISRUPTION)),
+        policy(disruption_trigger=policy_default),
+        NOW,
+    )
+    assert (decision.next_state is State.MIGRATING) == moves
+
+
+def test_opting_in_to_one_opt_in_kind_does_not_opt_in_to_the_other() -> None:
+    for kind, other in (
+        (Kind.DISRUPTION, contract.REBALANCE_TRIGGER),
+        (Kind.REBALANCE, contract.DISRUPTION_TRIGGER),
+    ):
+        decision = decide(
+            view(deployment(annotations={other: "true"})),
+            leader(interruption=interruption(kind=kind)),
+            policy(),
+            NOW,
+        )
+        assert decision.next_state is None, kind
+
+
 def test_a_template_fargate_cannot_run_fails_with_reasons_and_is_not_patched() -> None:
     template = spot_template()
     template["spec"]["hostNetwork"] = True

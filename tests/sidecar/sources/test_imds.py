@@ -15,7 +15,7 @@ from tests.devtools.imds.clock import ManualClock
 
 INSTANCE_ACTION = "/latest/meta-data/spot/instance-action"
 REBALANCE = "/latest/meta-data/events/recommendations/rebalance"
-ON_SPOT = PollContext(on_fargate=False, rebalance_wanted=False)
+ON_SPOT = PollContext(on_fargate=False, wanted=frozenset({Kind.INTERRUPTION}))
 
 
 def source(client: ImdsClient) -> ImdsSource:
@@ -63,7 +63,10 @@ def test_on_fargate_nothing_is_asked(sim: ImdsSimulator, clock: ManualClock) -> 
     with ImdsClient(sim.base_url("node-a"), timeout_s=0.5, clock=clock) as client:
         sim.set_notice("node-a")
 
-        signal = source(client).poll(clock(), PollContext(on_fargate=True, rebalance_wanted=True))
+        signal = source(client).poll(
+            clock(),
+            PollContext(on_fargate=True, wanted=frozenset({Kind.INTERRUPTION, Kind.REBALANCE})),
+        )
 
         assert signal is None
         assert sim.count("node-a", INSTANCE_ACTION) == 0
@@ -80,7 +83,10 @@ def test_a_rebalance_recommendation_is_asked_for_only_when_it_would_start_a_move
         assert sim.count("node-a", REBALANCE) == 0
 
         clock.advance(1.6)
-        signal = imds.poll(clock(), PollContext(on_fargate=False, rebalance_wanted=True))
+        signal = imds.poll(
+            clock(),
+            PollContext(on_fargate=False, wanted=frozenset({Kind.INTERRUPTION, Kind.REBALANCE})),
+        )
 
         assert signal is not None
         assert signal.kind is Kind.REBALANCE

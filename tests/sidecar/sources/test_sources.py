@@ -1,5 +1,6 @@
-"""The seam every signal source fits: polled in order, the first signal wins, and the sources
-after it are not asked."""
+"""The seam every signal source fits: polled in order, the first interruption wins and the
+sources after it are not asked; a weaker signal (a rebalance recommendation, a voluntary
+disruption) gives way to an interruption a later source sees."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sidecar.core.signals import Interruption, Kind, Source
 from sidecar.sources import PollContext, first_signal
 
 NOW = datetime(2026, 1, 2, 15, 4, 5, tzinfo=UTC)
-CONTEXT = PollContext(on_fargate=False, rebalance_wanted=False)
+CONTEXT = PollContext(on_fargate=False, wanted=frozenset({Kind.INTERRUPTION}))
 
 
 class Scripted:
@@ -25,8 +26,8 @@ class Scripted:
         return self.answer
 
 
-def notice(source: Source) -> Interruption:
-    return Interruption("spot-0", source, Kind.INTERRUPTION, NOW)
+def notice(source: Source, kind: Kind = Kind.INTERRUPTION) -> Interruption:
+    return Interruption("spot-0", source, kind, NOW)
 
 
 def test_without_sources_there_is_no_signal() -> None:
@@ -54,3 +55,19 @@ def test_a_later_source_speaks_when_the_earlier_ones_say_nothing() -> None:
     node = Scripted("node", notice(Source.NODE_DELETION))
 
     assert first_signal([Scripted("imds", None), node], NOW, CONTEXT) == node.answer
+
+
+def test_an_interruption_a_later_source_sees_wins_over_an_earlier_weaker_signal() -> None:
+    imds = Scripted("imds", notice(Source.IMDS_REBALANCE, Kind.REBALANCE))
+    events = Scripted("karpenter", notice(Source.NODE_EVENT))
+
+    assert first_signal([imds, events], NOW, CONTEXT) == events.answer
+
+
+def test_among_weaker_signals_the_stronger_kind_wins_then_the_earlier_source() -> None:
+    rebalance = Scripted("imds", notice(Source.IMDS_REBALANCE, Kind.REBALANCE))
+    disrupted = Scripted("node", notice(Source.NODE_TAINT, Kind.DISRUPTION))
+    deleted = Scripted("later", notice(Source.NODE_DELETION, Kind.DISRUPTION))
+
+    assert first_signal([rebalance, disrupted, deleted], NOW, CONTEXT) == disrupted.answer
+    assert first_signal([rebalance, Scripted("none", None)], NOW, CONTEXT) == rebalance.answer

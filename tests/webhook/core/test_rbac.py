@@ -48,6 +48,25 @@ def test_the_nodes_binding_is_per_account_and_names_it_unambiguously() -> None:
     assert binding["metadata"]["labels"][rbac.NAMESPACE_LABEL] == "shop"
 
 
+def test_the_node_events_binding_grants_reading_events_in_default_only_to_the_account() -> None:
+    binding = rbac.node_events_binding(("shop", "web.api"))
+    assert binding["kind"] == "RoleBinding"
+    assert binding["metadata"]["namespace"] == contract.NODE_EVENTS_NAMESPACE == "default"
+    assert binding["metadata"]["name"] == "spot-failover-node-events.shop.web.api"
+    assert binding["roleRef"] == {
+        "apiGroup": rbac.RBAC_GROUP,
+        "kind": "ClusterRole",
+        "name": rbac.NODE_EVENTS_CLUSTER_ROLE,
+    }
+    assert rbac.account_of_binding(binding) == ("shop", "web.api")
+    assert rbac.is_node_events_binding(binding)
+    assert not rbac.is_node_events_binding(rbac.role_binding(facts(namespace="default")))
+    assert rbac.account_bindings(("shop", "web.api")) == [
+        rbac.node_binding(("shop", "web.api")),
+        binding,
+    ]
+
+
 def test_names_too_long_for_kubernetes_are_shortened_with_a_hash() -> None:
     long_name = "d" * 253
     first = rbac.role_name(long_name)
@@ -136,5 +155,18 @@ def test_the_fingerprint_changes_when_the_desired_objects_change() -> None:
 
 def test_every_managed_object_carries_the_selector_the_resync_lists_by() -> None:
     selector = dict(pair.split("=") for pair in rbac.MANAGED_SELECTOR.split(","))
-    for manifest in (rbac.role(facts()), rbac.role_binding(facts()), rbac.node_binding(("a", "b"))):
+    for manifest in (
+        rbac.role(facts()),
+        rbac.role_binding(facts()),
+        *rbac.account_bindings(("a", "b")),
+    ):
         assert selector.items() <= manifest["metadata"]["labels"].items()
+
+
+@given(deployment=DNS_SUBDOMAIN, namespace=DNS_SUBDOMAIN, account=DNS_SUBDOMAIN)
+def test_a_node_events_binding_never_meets_a_deployment_s_role_binding_in_default(
+    deployment: str, namespace: str, account: str
+) -> None:
+    events = rbac.node_events_binding_name((namespace, account))
+    assert events != rbac.role_name(deployment)
+    assert not events.startswith(rbac.ROLE_PREFIX)
