@@ -9,6 +9,7 @@ a move.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -16,7 +17,9 @@ from datetime import datetime
 
 from sidecar.adapters.kube import Kube
 from sidecar.core import actions, doomed, machine
-from sidecar.core.annotations import DeploymentView
+from sidecar.core import problems as core_problems
+from sidecar.core.annotations import DeploymentView, Notice
+from sidecar.core.errors import CorruptStateError
 from sidecar.core.selectors import deployment_query
 from sidecar.core.transitions import UNFINISHED
 from sidecar.deployment import OwnDeployment
@@ -25,9 +28,10 @@ from sidecar.facts import FactFinder
 from sidecar.leadership import Leadership
 from sidecar.memory import Memory
 from sidecar.metrics import Metrics
+from sidecar.problems import Problems
 from sidecar.settings import Settings
 from spot_common import contract
-from spot_common.api_errors import ApiError
+from spot_common.api_errors import ApiError, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class Actor:
     events: Events
     metrics: Metrics
     memory: Memory
+    problems: Problems
 
     def run(self, decision: machine.Decision, view: DeploymentView, now: datetime) -> Outcome:
         outcome = Outcome.DONE
@@ -69,7 +74,7 @@ class Actor:
                     self.memory.health = self.facts.health(view, action)
                     return Outcome.AGAIN
                 case actions.WriteTransition():
-                    if not self.deployment.replace(action.body):
+                    if not self._write(action, view):
                         log.info("deployment changed under us; deciding again", extra=self._log())
                         self.memory.health = None
                         return Outcome.REREAD
@@ -92,6 +97,24 @@ class Actor:
                 case actions.Nothing():
                     log.debug("nothing to do", extra={**self._log(), "reason": action.reason})
         return outcome
+
+    def _write(self, action: actions.WriteTransition, view: DeploymentView) -> bool:
+        """The transition's conditional write; ``False`` on a conflict. A write refused because
+        the annotations would be too large is said on the Deployment, and raised (the loop
+        backs off and tries again while the signal lasts)."""
+        try:
+            return self.deployment.replace(action.body)
+        except Invalid as error:
+            if not core_problems.is_too_large(error.status, str(error)):
+                raise
+            node = view.notice.node if view.notice is not None else None
+            notice = action.body.get("metadata", {}).get("annotations", {}).get(contract.NOTICE)
+            if notice is not None:
+                with contextlib.suppress(CorruptStateError):
+                    node = Notice.from_json(notice).node
+            problem = core_problems.too_large(action.from_state, action.to_state, node)
+            self.problems.too_large(view, problem, detail=str(error))
+            raise
 
     def _record_transition(
         self, action: actions.WriteTransition, view: DeploymentView, now: datetime

@@ -12,14 +12,21 @@ A decision after acquiring the Lease or checking health reuses the read it start
 after a write the API server's answer is the next read (:mod:`sidecar.deployment`); a sidecar
 that loses the race for the Lease stands by on it (:meth:`sidecar.leadership.Leadership.stand_by`).
 
+The Deployment is followed by one watch for as long as the sidecar runs
+(:class:`~sidecar.deployment.OwnDeployment`): a change of a setting its user set is read at the
+next tick, without restarting anything, and a decision reads the watch's copy.
+
 A failing tick is logged and the loop goes on; :data:`MAX_FAILED_TICKS` failures in a row exit
 non-zero so Kubernetes restarts the container. A refusal that retrying will not mend backs off
-(:func:`sidecar.core.wakeup.refused_backoff_s`). A stop request (SIGTERM) is honoured between
-steps, and the Lease is released on the way out.
+(:func:`sidecar.core.wakeup.refused_backoff_s`). A Deployment that cannot be used as it is (an
+annotation that does not parse) is said so on the Deployment (:mod:`sidecar.problems`), left
+alone until it changes or a back-off ends, and never crash-loops the container. A stop request
+(SIGTERM) is honoured between steps, and the Lease is released on the way out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -36,12 +43,13 @@ from sidecar.core.errors import InvalidInputError
 from sidecar.core.inputs import Facts
 from sidecar.core.signals import Interruption
 from sidecar.core.transitions import UNFINISHED
-from sidecar.deployment import OwnDeployment
+from sidecar.deployment import OwnDeployment, annotations_of
 from sidecar.events import Events
 from sidecar.facts import FactFinder
 from sidecar.leadership import Leadership
 from sidecar.memory import Memory
 from sidecar.metrics import Metrics
+from sidecar.problems import Problems
 from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown, ShutdownRequested
 from sidecar.sources import PollContext, SignalSource, first_signal
@@ -88,6 +96,9 @@ class Daemon:
             on_suspicious=self.events.lease_stranger,
         )
         self.deployment = OwnDeployment(kube, metrics)
+        self.problems = Problems(self.deployment, self.events)
+        self._readable_version: object = None
+        """The version of the last copy :meth:`_changed` found parses (not to parse it again)."""
         self.actor = Actor(
             settings,
             kube,
@@ -97,6 +108,7 @@ class Daemon:
             self.events,
             metrics,
             self.memory,
+            self.problems,
         )
 
     # --- the loop ---------------------------------------------------------------------------
@@ -104,6 +116,8 @@ class Daemon:
     def run(self, stop: threading.Event | None = None, *, once: bool = False) -> int:
         """Loop until stopped (0), or until failures repeat (1)."""
         stop = stop or self.shutdown.requested
+        if not once:
+            self.deployment.watch()
         try:
             while not stop.is_set():
                 self.step(stop)
@@ -130,7 +144,7 @@ class Daemon:
             renew_s=self.settings.lease_renew_s,
         )
         following = self.deployment.following
-        if following is None:
+        if following is None or not self.deployment.leading:
             stop.wait(interval_s)
             return
         seen = following.changes
@@ -149,6 +163,8 @@ class Daemon:
             handled=memory.handled,
             wake_at=memory.wake_at,
             refused_until=memory.refused_until,
+            changed=self._changed(),
+            unusable_until=memory.unusable_until,
         ):
             return
         try:
@@ -156,6 +172,7 @@ class Daemon:
             memory.failed_ticks = 0
             memory.refused_until = None
             memory.refusals = 0
+            memory.unusable, memory.unusable_until = 0, None
         except GiveUp as error:
             memory.refusals += 1
             wait_s = wakeup.refused_backoff_s(memory.refusals)
@@ -168,10 +185,50 @@ class Daemon:
             memory.failed_ticks += 1
             log.warning("tick failed", extra={**self._context(), "error": str(error)})
         except InvalidInputError as error:
-            memory.failed_ticks += 1
-            log.error(
-                "cannot act on the Deployment", extra={**self._context(), "error": str(error)}
-            )
+            self._unusable(error, now)
+
+    def _changed(self) -> bool:
+        """Whether the watch shows the Deployment changed in what matters since the last tick:
+        a setting its user set, or an annotation spot-failover keeps that no longer parses (a
+        hand's edit, to report at once; another sidecar's transition is no business of an
+        idle one)."""
+        body = self.deployment.latest()
+        memory = self.memory
+        try:
+            latest = annotations_of(body)
+        except InvalidInputError:
+            return True  # not what the API returns: let the tick find out and say so
+        if wakeup.changed(memory.seen, latest, unusable=memory.unusable > 0):
+            return True
+        if body is None or not wakeup.changed(memory.seen, latest, unusable=True):
+            return False
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if version is not None and version == self._readable_version:
+            return False
+        try:
+            DeploymentView.parse(body)
+        except InvalidInputError:
+            return True
+        self._readable_version = version
+        return False
+
+    def _unusable(self, error: InvalidInputError, now: datetime) -> None:
+        """The Deployment cannot be used as it is: say so on it (not the first time: after a
+        moment's spread, another sidecar may have said it already), and leave it alone until
+        it changes or the back-off ends."""
+        memory = self.memory
+        memory.unusable += 1
+        wait_s = wakeup.unusable_wait_s(memory.unusable, random.random())  # noqa: S311
+        memory.unusable_until = now + timedelta(seconds=wait_s)
+        body = self.deployment.last_body
+        if memory.unusable > 1 and self.problems.unusable(error, body):
+            body = self.deployment.written
+        with contextlib.suppress(InvalidInputError):
+            memory.seen = annotations_of(body)
+        log.error(
+            "cannot act on the Deployment",
+            extra={**self._context(), "error": str(error), "in_s": wait_s},
+        )
 
     def _observe(self, now: datetime) -> Interruption | None:
         view = self.memory.view
@@ -188,7 +245,7 @@ class Daemon:
 
     def _tick(self, signal: Interruption | None, stop: threading.Event) -> None:
         self.memory.health = None
-        view = self.deployment.read()
+        view = self._without_outdated_problem(self.deployment.read())
         # Whether the last decision saw the Deployment as it now is (not so after a wait that
         # ended with the leader's settled release: the state moved on without us reading it).
         decided = True
@@ -232,6 +289,20 @@ class Daemon:
         if settled is not None and settled.state not in UNFINISHED:
             self.leader.stop_following()
 
+    def _without_outdated_problem(self, view: DeploymentView) -> DeploymentView:
+        """``view``, or after taking back a problem that reading it whole shows to be over, the
+        write's answer (read again after a conflict, and tried again)."""
+        for _ in range(MAX_DECISIONS_PER_TICK):
+            cleared = self.problems.clear_if_outdated(view)
+            if cleared is None:
+                break
+            written = self.deployment.written if cleared else None
+            if written is None:
+                view = self.deployment.read(again=True)
+            else:
+                view = DeploymentView.parse(written)
+        return view
+
     def _facts(self, view: DeploymentView, signal: Interruption | None, now: datetime) -> Facts:
         return Facts(
             me=self.settings.pod_name,
@@ -256,6 +327,7 @@ class Daemon:
             spread=random.random(),  # noqa: S311 - spreading only
         )
         self.memory.view = settled.view
+        self.memory.seen = annotations_of(settled.view.body)
         if settled.handled is not None:
             self.memory.handled.add(settled.handled)
         self.memory.wake_at = settled.wake_at

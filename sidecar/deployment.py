@@ -1,14 +1,20 @@
-"""This sidecar's Deployment: read, replaced conditionally, and followed while leading a move.
+"""This sidecar's Deployment: followed by one watch, read, and replaced conditionally.
 
-Reads are spent carefully, because fifty sidecars may act on one Deployment: after a write, the
-API server's answer is the next read (the write is conditional, so a stale read costs a 409,
-never a lost edit); and while it leads a move, the leader follows its Deployment with one watch
-(a :class:`~sidecar.follower.Follower`) and wakes on each change instead of polling.
+Reads are spent carefully, because fifty sidecars may act on one Deployment. The sidecar
+follows its Deployment with one long watch (a :class:`~sidecar.follower.Follower`) for as long
+as it runs, so an idle sidecar learns at once of a setting its user changes
+(``spot-failover/rebalance-trigger``, say) and a decision reads the watch's copy instead of the
+API server; a leader of a move wakes on each of its changes instead of polling. After a write,
+the API server's answer is the next read (the write is conditional, so a stale read costs a
+409, never a lost edit). While the watch fails, or after a conflict, a read is a GET.
 """
 
 from __future__ import annotations
 
-from sidecar.adapters.kube import Kube
+import random
+from collections.abc import Mapping
+
+from sidecar.adapters.kube import WATCH_SILENCE_MARGIN_S, Kube
 from sidecar.core import objects
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.objects import JSONObject
@@ -16,8 +22,9 @@ from sidecar.follower import Follower
 from sidecar.metrics import Metrics
 from spot_common.api_errors import Conflict
 
-WATCH_S = 300
-"""Server-side limit of one watch of the Deployment while leading a move."""
+WATCH_S = 3600
+"""Server-side limit of one watch of the Deployment; the next resumes where it ended. Each
+sidecar's is drawn a little longer (up to a minute), so a crowd does not reconnect at once."""
 
 
 class OwnDeployment:
@@ -27,20 +34,44 @@ class OwnDeployment:
         self.kube = kube
         self.metrics = metrics
         self.following: Follower | None = None
-        """The Deployment, followed while this sidecar leads a move."""
+        """The Deployment's watch, once :meth:`watch` started it."""
+        self.leading = False
+        """Whether this sidecar leads a move: then the loop wakes on each change."""
         self.written: JSONObject | None = None
         """The API server's answer to our last write of the Deployment."""
+        self.last_body: JSONObject | None = None
+        """The body of the last read, whether or not it could be parsed."""
+
+    def watch(self) -> None:
+        """Start following the Deployment (once)."""
+        if self.following is None:
+            timeout_s = WATCH_S + random.uniform(0, 60)  # noqa: S311 - jitter only
+            self.following = Follower(
+                f"deployment {self.kube.deployment}",
+                lambda version: self.kube.watch_deployment(
+                    version, timeout_s, quiet_s=timeout_s + WATCH_SILENCE_MARGIN_S
+                ),
+            ).start()
+
+    def latest(self) -> JSONObject | None:
+        """The watch's newest copy, if it has one at least as new as our last write."""
+        following = self.following
+        if following is None or following.failing:
+            return None
+        return following.current()
 
     def read(self, *, again: bool = False) -> DeploymentView:
-        """While following it, the watch's copy (or our own write, which the watch has not
-        shown yet); otherwise, or ``again`` after a conflict or a wait, a read."""
-        following = self.following
-        if following is not None and not again and not following.failing:
-            body = following.current() or self.written
-            if body is not None:
-                return DeploymentView.parse(body)
-        self.written = None
-        return DeploymentView.parse(self.kube.get_deployment())
+        """The watch's copy (or our own write, which the watch has not shown yet); a read
+        while there is none, or ``again`` after a conflict or a wait. Raises what
+        :meth:`DeploymentView.parse` raises, with :attr:`last_body` set to what was read."""
+        body: JSONObject | None = None
+        if not again:
+            body = self.latest() or (self.written if self.following is not None else None)
+        if body is None:
+            self.written = None
+            body = self.kube.get_deployment()
+        self.last_body = body
+        return DeploymentView.parse(body)
 
     def replace(self, body: JSONObject) -> bool:
         """The conditional replace of the Deployment; ``False`` if it changed since read."""
@@ -55,21 +86,23 @@ class OwnDeployment:
         return True
 
     def follow(self, *, leading: bool) -> None:
-        """Follow the Deployment while ``leading`` a move; stop once no longer."""
-        if leading and self.following is None:
-            # Its first copy is listed after our last write, so nothing to expect().
-            self.following = Follower(
-                f"deployment {self.kube.deployment}",
-                lambda version: self.kube.watch_deployment(version, WATCH_S),
-            ).start()
-        elif not leading:
-            self.unfollow()
+        """Whether this sidecar now leads a move (the watch runs either way)."""
+        self.leading = leading
 
     def unfollow(self) -> None:
         if self.following is not None:
             self.following.stop()
             self.following = None
         self.written = None
+        self.leading = False
+
+
+def annotations_of(body: JSONObject | None) -> Mapping[str, str] | None:
+    """The annotations of a Deployment body (``None`` without a body)."""
+    if body is None:
+        return None
+    metadata = objects.child(body, "metadata", "")
+    return objects.string_map(metadata, "annotations", "metadata")
 
 
 def _version(body: JSONObject) -> str | None:

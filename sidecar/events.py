@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sidecar.adapters.kube import Kube
 from sidecar.core.annotations import DeploymentView
+from sidecar.core.objects import JSONObject
 from sidecar.memory import Memory
 from sidecar.settings import Settings
 from spot_common.api_errors import ApiError
@@ -35,10 +36,17 @@ class Events:
         message: str,
         *,
         warning: bool,
-        about: DeploymentView | None = None,
+        about: DeploymentView | JSONObject | None = None,
     ) -> None:
-        view = about if about is not None else self.memory.view
-        body = view.body if view is not None else {"metadata": {}}
+        """An Event about the Deployment ``about`` (a view, or a body that could not be
+        parsed), else as last read."""
+        if isinstance(about, DeploymentView):
+            body: JSONObject = about.body
+        elif about is not None:
+            body = about
+        else:
+            view = self.memory.view
+            body = view.body if view is not None else {"metadata": {}}
         try:
             self.kube.record_event(
                 body,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 
 from sidecar.core import health
@@ -26,6 +27,13 @@ class Memory:
     """Set after a refusal that retrying will not mend (:class:`~spot_common.api_errors.GiveUp`)."""
     refusals: int = 0
     """Refusals in a row (see :func:`sidecar.core.wakeup.refused_backoff_s`)."""
+    seen: Mapping[str, str] | None = None
+    """The annotations of the Deployment as the last tick found it (parsed or not), to tell
+    when they change (:func:`sidecar.core.wakeup.changed`)."""
+    unusable: int = 0
+    """Ticks in a row that found the Deployment unusable (an annotation that does not parse)."""
+    unusable_until: datetime | None = None
+    """While the Deployment is unusable: when to look again if it does not change before."""
 
     def context(self, settings: Settings) -> dict[str, str]:
         """The fields of every log line about this Deployment."""

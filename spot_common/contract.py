@@ -97,6 +97,11 @@ it the ReplicaSet controller retries a refused pod only after an exponential bac
 quota's refusals grow to minutes, though the quota has room again seconds after the doomed pods
 go. Removed by the write that ends the move."""
 
+PROBLEM: Final = PREFIX + "problem"
+"""What stops spot-failover from acting on the Deployment, while it does: an annotation that
+does not parse (named, with what is wrong and what to set), or a move the API server refused to
+write because the annotations would be too large. Removed once that is over."""
+
 HISTORY_LIMIT: Final = 20
 
 USER_ANNOTATIONS: Final = (
@@ -122,6 +127,7 @@ KEPT_ANNOTATIONS: Final = (
     NOTICE,
     SAVED_STRATEGY,
     QUOTA_RETRY,
+    PROBLEM,
 )
 """Every annotation spot-failover keeps on a Deployment."""
 

@@ -10,7 +10,9 @@ The sidecar parses strictly and stops at the first bad value; this module must n
 runs ``status`` wants to see every Deployment, most of all the one whose annotations someone
 edited by hand. So each annotation is read on its own: a value that does not parse becomes
 ``None`` in the status (shown as ``?``) plus a :class:`Problem` naming the annotation and what
-is wrong with it, and everything else is still read. Nothing here raises on any input.
+is wrong with it, and everything else is still read. What the sidecars say stops them
+(``spot-failover/problem``: a move refused for the size of the annotations, say) is a problem
+too, where this reading finds none of its own. Nothing here raises on any input.
 
 Which Deployments are listed (:func:`is_listed`): those opted in (``spot-failover/enabled``,
 any value but ``"false"``, so that a typo such as ``"yes"`` shows up with its problem instead
@@ -168,6 +170,9 @@ def read(deployment: object) -> DeploymentStatus:
         annotations=annotations,
         problems=(),
     )
+    reported = annotations.get(contract.PROBLEM)
+    if reported and not problems:  # what the sidecars said, unless this reading says it too
+        problems.append(Problem(contract.PROBLEM, reported))
     problems.extend(
         Problem(key, f"annotation {key} is not one spot-failover knows (a typo?)")
         for key in sorted(annotations)

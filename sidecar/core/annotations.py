@@ -216,6 +216,7 @@ def transition_body(
     annotations[contract.MESSAGE] = message[:MESSAGE_LIMIT]
     annotations[contract.HISTORY] = dump_history(history)
     annotations.pop(contract.QUOTA_RETRY, None)  # a transition starts or ends a wait anew
+    annotations.pop(contract.PROBLEM, None)  # written, so nothing stops spot-failover now
     for key, value in (
         (contract.SAVED_SCHEDULING, saved_scheduling),
         (contract.NOTICE, None if notice is None else notice.to_json()),

@@ -2,7 +2,10 @@
 
 An idle tick only polls the signal sources; the Deployment is read only when
 :func:`needs_attention` says so: the first tick, a signal not yet decided on, a move under way
-that spot-failover may act on, or a wake-up that is due. What the loop remembers between ticks
+that spot-failover may act on, a wake-up that is due, or a change of a setting the user set on
+the Deployment (:func:`changed`: the Deployment's watch shows it). A Deployment found unusable
+(an annotation that does not parse) is looked at again when it changes, or after
+:func:`unusable_wait_s`. What the loop remembers between ticks
 (the last view, the signals handled, the wake-up) comes from :func:`settle` at the end of each
 tick that read the Deployment. Between ticks it pauses :func:`interval_s`; after a refusal that
 retrying will not mend (a Role not provisioned yet, or withdrawn) it leaves the Deployment
@@ -12,15 +15,17 @@ alone for :func:`refused_backoff_s`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Final, TypeAlias
 
+from sidecar.core import problems
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.failback import failback_cooldown, failback_due_at
 from sidecar.core.inputs import Policy
 from sidecar.core.signals import Interruption
 from sidecar.core.transitions import UNFINISHED
+from spot_common import contract
 from spot_common.contract import State
 
 SPOT_RECHECK: Final = timedelta(seconds=30)
@@ -40,6 +45,11 @@ every tick and crash-looping the container: :data:`REFUSED_FIRST_S` after the fi
 twice as long after each further one, at most this long. A sidecar that starts before the
 webhook's controller has provisioned its Role (the usual order at opt-in) is then refused
 once or twice and acts within seconds of the grant, not minutes later."""
+
+REPORT_SPREAD_S: Final = 5.0
+"""A sidecar that finds its Deployment unusable waits up to this long (drawn at random) before it
+says so on the Deployment, so that of many sidecars woken by the same change one reports it and
+the others see the report on their watch instead of racing to write it."""
 
 SignalKey: TypeAlias = tuple[str, str, str, str]
 
@@ -67,6 +77,31 @@ def interval_s(view: DeploymentView | None, *, poll_s: float, renew_s: float) ->
     return renew_s if under_way(view) else poll_s
 
 
+def changed(
+    before: Mapping[str, str] | None, after: Mapping[str, str] | None, *, unusable: bool
+) -> bool:
+    """Whether the Deployment's annotations ``after`` (its newest copy) differ from ``before``
+    (as the last tick found them) in what matters: the settings users set, or while the
+    Deployment is unusable, any ``spot-failover/`` annotation (the fix may be to a kept one, and
+    another sidecar's report is one). Not knowing either, nothing changed."""
+    if before is None or after is None:
+        return False
+    if unusable:
+        keys: Collection[str] = {
+            key for key in (*before, *after) if key.startswith(contract.PREFIX)
+        }
+    else:
+        keys = contract.USER_ANNOTATIONS
+    return any(before.get(key) != after.get(key) for key in keys)
+
+
+def unusable_wait_s(times: int, spread: float) -> float:
+    """How long to leave an unusable Deployment alone (unless it changes) after finding it so
+    ``times`` times in a row: the first time only a moment drawn from ``spread`` in ``[0, 1]``
+    (:data:`REPORT_SPREAD_S`), then as after a refusal."""
+    return spread * REPORT_SPREAD_S if times <= 1 else refused_backoff_s(times - 1)
+
+
 def needs_attention(
     view: DeploymentView | None,
     signal: Interruption | None,
@@ -75,20 +110,25 @@ def needs_attention(
     handled: Collection[SignalKey],
     wake_at: datetime | None,
     refused_until: datetime | None,
+    changed: bool = False,
+    unusable_until: datetime | None = None,
 ) -> bool:
     """Whether this tick reads the Deployment and decides (else it only polled).
 
     ``view`` is the last one settled (``None``: never read yet); ``handled`` the signals
-    already decided on; ``wake_at`` the wake-up :func:`settle` (or a ``Wait``) asked for.
+    already decided on; ``wake_at`` the wake-up :func:`settle` (or a ``Wait``) asked for;
+    ``changed`` whether the Deployment changed in what matters since (:func:`changed`);
+    ``unusable_until`` when to look again at a Deployment found unusable.
     """
     if refused_until is not None and now < refused_until:
         return False
-    if view is None:
+    if changed:
         return True
-    if signal is not None and signal_key(signal) not in handled:
-        return True
-    if under_way(view):
-        return True
+    if unusable_until is not None:
+        return now >= unusable_until  # nothing can be decided on it before it changes
+    new_signal = signal is not None and signal_key(signal) not in handled
+    if view is None or new_signal or under_way(view) or problems.outdated(view.body):
+        return True  # (a problem reading the Deployment whole shows to be over: take it back)
     return wake_at is not None and now >= wake_at
 
 

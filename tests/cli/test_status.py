@@ -308,6 +308,18 @@ def test_an_unknown_spot_failover_annotation_is_reported_as_a_possible_typo() ->
     }
 
 
+def test_what_the_sidecars_say_stops_them_is_a_problem_unless_this_reading_finds_its_own() -> None:
+    refused = "metadata.annotations: the move from Watching to Migrating was refused: ..."
+    body = opted_in()
+    body["metadata"]["annotations"][contract.PROBLEM] = refused
+
+    assert problems_of(body) == {contract.PROBLEM: refused}
+
+    typo = opted_in(failback_after="ten minutes")
+    typo["metadata"]["annotations"][contract.PROBLEM] = "spot-failover/failback-after: ..."
+    assert set(problems_of(typo)) == {contract.FAILBACK_AFTER}
+
+
 def test_annotations_of_other_tools_are_ignored() -> None:
     body = opted_in()
     body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "4"

@@ -1,8 +1,11 @@
 """Signal sources on the control plane: IMDS unreachable (hop limit 1) hands over to the Node,
-a rebalance recommendation moves only Deployments that opted in, and dry run writes nothing."""
+a rebalance recommendation moves only Deployments that opted in (also when the user opts in
+while the pods run), and dry run writes nothing."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -72,6 +75,39 @@ def test_a_rebalance_recommendation_moves_only_deployments_that_opted_in(
     failover.wait_state("calm", State.ON_FARGATE)
     calm = failover.annotations("calm")
     assert "instance-action" in calm[contract.NOTICE]
+
+
+REBALANCE = "/latest/meta-data/events/recommendations/rebalance"
+
+
+def test_a_setting_added_to_a_running_deployment_applies_without_restarting_its_pods(
+    failover: Scenario,
+) -> None:
+    failover.create("web", replicas=2)
+    pods = {p["metadata"]["name"] for p in failover.pods("web")}
+    node = failover.busiest_spot_node("web")
+    failover.imds.set_rebalance(node)
+    polled = failover.imds.count(node, "/latest/meta-data/spot/instance-action")
+    wait_for(
+        lambda: failover.imds.count(node, "/latest/meta-data/spot/instance-action") >= polled + 2,
+        30,
+        "the sidecars to poll twice with the recommendation there",
+    )
+    assert failover.imds.count(node, REBALANCE) == 0  # not asked for: the trigger is off
+    assert contract.STATE not in failover.annotations("web")
+
+    started = time.monotonic()
+    failover.kube.apps.patch_namespaced_deployment(
+        "web",
+        failover.namespace,
+        {"metadata": {"annotations": {contract.REBALANCE_TRIGGER: "true"}}},
+    )
+
+    annotations = failover.wait_state("web", State.MIGRATING, timeout_s=30)
+    assert time.monotonic() - started < 15
+    (first, *_) = json.loads(annotations[contract.HISTORY])
+    assert first["by"] in pods  # a sidecar started before the change acted on it
+    assert json.loads(annotations[contract.NOTICE])["kind"] == "rebalance"
 
 
 def test_dry_run_records_what_it_would_do_and_changes_nothing(

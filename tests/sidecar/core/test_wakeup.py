@@ -1,5 +1,6 @@
-"""When the loop reads its Deployment again: the first tick, a new signal, a move under way or a
-wake-up that is due, never during a refusal's back-off; and what a tick leaves to remember."""
+"""When the loop reads its Deployment again: the first tick, a new signal, a move under way, a
+wake-up that is due or a setting its user changed, never during a refusal's back-off; an
+unusable Deployment when it changes or its back-off ends; and what a tick leaves to remember."""
 
 from __future__ import annotations
 
@@ -48,9 +49,18 @@ def attention(
     handled: frozenset[wakeup.SignalKey] = frozenset(),
     wake_at: datetime | None = None,
     refused_until: datetime | None = None,
+    changed: bool = False,
+    unusable_until: datetime | None = None,
 ) -> bool:
     return needs_attention(
-        view, signal, now, handled=handled, wake_at=wake_at, refused_until=refused_until
+        view,
+        signal,
+        now,
+        handled=handled,
+        wake_at=wake_at,
+        refused_until=refused_until,
+        changed=changed,
+        unusable_until=unusable_until,
     )
 
 
@@ -110,6 +120,76 @@ def test_nothing_is_read_during_a_refusals_back_off_not_even_for_a_signal() -> N
 
     assert not attention(None, interruption(), refused_until=until)
     assert attention(None, interruption(), now=until, refused_until=until)
+
+
+def test_a_changed_setting_is_read_at_once_by_an_idle_sidecar() -> None:
+    assert attention(in_state(State.WATCHING), changed=True)
+    assert attention(in_state(State.ON_FARGATE), wake_at=NOW + COOLDOWN, changed=True)
+
+
+def test_an_unusable_deployment_is_looked_at_when_it_changes_or_its_back_off_ends() -> None:
+    until = NOW + timedelta(seconds=10)
+
+    assert not attention(None, interruption(), unusable_until=until)
+    assert attention(None, unusable_until=until, changed=True)
+    assert attention(None, now=until, unusable_until=until)
+
+
+def test_a_problem_left_on_a_deployment_that_reads_whole_is_taken_back_at_the_next_tick() -> None:
+    said = in_state(State.WATCHING, user={contract.PROBLEM: "spot-failover/failback-after: ..."})
+    refused = in_state(State.WATCHING, user={contract.PROBLEM: "metadata.annotations: ..."})
+
+    assert attention(said)
+    assert not attention(refused)
+
+
+# --- changed ------------------------------------------------------------------------------------
+
+USER = {contract.ENABLED: "true"}
+KEPT = {contract.STATE: "Watching"}
+
+
+@pytest.mark.parametrize(
+    ("after", "unusable", "expected"),
+    [
+        ({**USER, **KEPT}, False, False),
+        ({**USER, **KEPT, contract.REBALANCE_TRIGGER: "true"}, False, True),
+        ({contract.ENABLED: "false", **KEPT}, False, True),
+        ({**KEPT}, False, True),
+        ({**USER, contract.STATE: "Migrating"}, False, False),
+        ({**USER, contract.STATE: "Migrating"}, True, True),
+        ({**USER, **KEPT, contract.PROBLEM: "spot-failover/x: ..."}, True, True),
+        ({**USER, **KEPT, "deployment.kubernetes.io/revision": "2"}, True, False),
+    ],
+    ids=[
+        "nothing",
+        "a setting added",
+        "a setting changed",
+        "a setting removed",
+        "the state moved on",
+        "the state moved on while unusable",
+        "another sidecar's report",
+        "another tool's annotation",
+    ],
+)
+def test_what_counts_as_a_change(after: dict[str, str], unusable: bool, expected: bool) -> None:
+    assert wakeup.changed({**USER, **KEPT}, after, unusable=unusable) is expected
+
+
+def test_without_both_copies_nothing_changed() -> None:
+    assert not wakeup.changed(None, USER, unusable=True)
+    assert not wakeup.changed(USER, None, unusable=True)
+
+
+def test_an_unusable_deployment_is_reported_after_a_spread_moment_then_left_longer_each_time() -> (
+    None
+):
+    assert wakeup.unusable_wait_s(1, 0.0) == 0.0
+    assert wakeup.unusable_wait_s(1, 1.0) == wakeup.REPORT_SPREAD_S
+    waits = [wakeup.unusable_wait_s(times, 0.5) for times in range(2, 14)]
+    assert waits[0] == wakeup.REFUSED_FIRST_S
+    assert waits == sorted(waits)
+    assert waits[-1] == wakeup.REFUSED_BACKOFF_S
 
 
 # --- interval_s ----------------------------------------------------------------------------------
