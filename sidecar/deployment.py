@@ -25,6 +25,8 @@ from spot_common.api_errors import Conflict
 WATCH_S = 3600
 """Server-side limit of one watch of the Deployment; the next resumes where it ended. Each
 sidecar's is drawn a little longer (up to a minute), so a crowd does not reconnect at once."""
+READY_S = 2.0
+"""How long starting the watch waits for the Deployment's first copy before the loop starts."""
 
 
 class OwnDeployment:
@@ -42,8 +44,9 @@ class OwnDeployment:
         self.last_body: JSONObject | None = None
         """The body of the last read, whether or not it could be parsed."""
 
-    def watch(self) -> None:
-        """Start following the Deployment (once)."""
+    def watch(self, ready_s: float = READY_S) -> None:
+        """Start following the Deployment (once), and wait up to ``ready_s`` for its first
+        copy: the first tick then reads it there, not with a request of its own."""
         if self.following is None:
             timeout_s = WATCH_S + random.uniform(0, 60)  # noqa: S311 - jitter only
             self.following = Follower(
@@ -52,6 +55,7 @@ class OwnDeployment:
                     version, timeout_s, quiet_s=timeout_s + WATCH_SILENCE_MARGIN_S
                 ),
             ).start()
+            self.following.wait_ready(ready_s)
 
     def latest(self) -> JSONObject | None:
         """The watch's newest copy, if it has one at least as new as our last write."""
@@ -65,8 +69,9 @@ class OwnDeployment:
         while there is none, or ``again`` after a conflict or a wait. Raises what
         :meth:`DeploymentView.parse` raises, with :attr:`last_body` set to what was read."""
         body: JSONObject | None = None
-        if not again:
-            body = self.latest() or (self.written if self.following is not None else None)
+        following = self.following
+        if not again and following is not None and not following.failing:
+            body = following.current() or self.written
         if body is None:
             self.written = None
             body = self.kube.get_deployment()

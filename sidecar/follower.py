@@ -2,9 +2,10 @@
 
 The sidecar follows three objects this way: its own Node (the node source, always on spot),
 its Deployment's Lease (while it stands by for a move in progress) and the Deployment itself
-(while it leads a move). A watch costs one request for as long as the server keeps it open, where
-reading the object every few seconds costs one request each time; and the main loop waits on a
-condition instead of a socket, so a stop request ends a wait at once.
+(always: a setting its user changes is seen at once, and a leader wakes on each change). A watch
+costs one request for as long as the server keeps it open, where reading the object every few
+seconds costs one request each time; and the main loop waits on a condition instead of a
+socket, so a stop request ends a wait at once.
 
 The first request of a watch starts from the object's current state (no ``resourceVersion``);
 when the server ends it, the next resumes from the last version seen, and after an error (410

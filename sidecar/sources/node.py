@@ -5,10 +5,9 @@ termination handler's interruption taint. Karpenter's disruption taint and a del
 the node is being removed, which alone is a voluntary disruption (a move only where a Deployment
 opts in: :mod:`sidecar.core.node_signal`); Karpenter's record of an interruption is in the
 Node's Events (:mod:`sidecar.sources.karpenter`, which asks :meth:`NodeSource.disrupted` when to
-look). One long watch (an hour per request,
-starting with the Node's current state) is all the API traffic an idle sidecar on spot makes.
-On Fargate there is nothing to watch (Fargate capacity is not reclaimed like spot), so a sidecar
-there follows no Node at all.
+look). One long watch (an hour per request, starting with the Node's current state) is all the
+API traffic this source makes. On Fargate there is nothing to watch (Fargate capacity is not
+reclaimed like spot), so a sidecar there follows no Node at all.
 
 The followed Node also tells where this sidecar runs (:func:`on_fargate`): Fargate or not.
 """
