@@ -172,7 +172,7 @@ def read(deployment: object) -> DeploymentStatus:
     )
     reported = annotations.get(contract.PROBLEM)
     if reported and not problems:  # what the sidecars said, unless this reading says it too
-        problems.append(Problem(contract.PROBLEM, reported))
+        problems.append(Problem(contract.PROBLEM, f"{contract.PROBLEM}: {reported}"))
     problems.extend(
         Problem(key, f"annotation {key} is not one spot-failover knows (a typo?)")
         for key in sorted(annotations)

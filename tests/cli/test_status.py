@@ -313,7 +313,7 @@ def test_what_the_sidecars_say_stops_them_is_a_problem_unless_this_reading_finds
     body = opted_in()
     body["metadata"]["annotations"][contract.PROBLEM] = refused
 
-    assert problems_of(body) == {contract.PROBLEM: refused}
+    assert problems_of(body) == {contract.PROBLEM: f"{contract.PROBLEM}: {refused}"}
 
     typo = opted_in(failback_after="ten minutes")
     typo["metadata"]["annotations"][contract.PROBLEM] = "spot-failover/failback-after: ..."
