@@ -233,6 +233,14 @@ class Scenario:
         found = self.kube.apps.list_namespaced_deployment(self.namespace)
         return [dict(self.kube.api.sanitize_for_serialization(d)) for d in found.items]
 
+    def diagnostics(self, lines: int = 60) -> list[tuple[str, str]]:
+        """What to read when a test of this scenario failed: the last ``lines`` of the
+        webhook's log and of every sidecar's, as (title, text) sections."""
+        logs = [("webhook", self.webhook.log_path)] + [
+            (f"sidecar {pod}", self.runner.record(pod).log_path) for pod in self.runner.every_pod()
+        ]
+        return [(f"{title} (last {lines} lines)", _tail(path, lines)) for title, path in logs]
+
     def annotations(self, name: str) -> dict[str, str]:
         return dict(self.read(name)["metadata"].get("annotations") or {})
 
@@ -425,3 +433,11 @@ def scenario(
         if reclaim:
             reclaimer = stack.enter_context(Reclaimer(kube, imds, on_gone=[runner.kill_node]))
         yield Scenario(cluster, kube, namespace, imds, runner, webhook, reclaimer)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])

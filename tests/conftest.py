@@ -8,8 +8,9 @@ second, dead nodes NotReady after a 20 s grace period.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 
@@ -20,6 +21,22 @@ from devtools.eks import FAST, EksSimulator
 from devtools.scenario import FARGATE_LABELS, SPOT_NODES, fargate_profile
 
 __all__ = ["FARGATE_LABELS", "SPOT_NODES"]
+
+DIAGNOSTICS: Final = pytest.StashKey[Callable[[], list[tuple[str, str]]]]()
+"""Where a fixture leaves what a failed test's report should show (logs of the processes it
+ran, as titled sections): read while the fixtures still run, so a failure in CI says why."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    diagnostics = item.stash.get(DIAGNOSTICS, None)
+    if report.failed and report.when == "call" and diagnostics is not None:
+        for title, text in diagnostics():
+            report.sections.append((title, text))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -149,6 +149,11 @@ class PodRunner:
         with self._lock:
             return sorted(name for name, record in self._records.items() if record.running)
 
+    def every_pod(self) -> list[str]:
+        """Names of every pod that has had a sidecar, running or not."""
+        with self._lock:
+            return sorted(self._records)
+
     def record(self, pod: str) -> SidecarProcess:
         """The latest process of ``pod``; KeyError if it never had one."""
         with self._lock:

@@ -19,6 +19,7 @@ import pytest
 from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.scenario import SPOT_NODES, Scenario, scenario
+from tests.conftest import DIAGNOSTICS
 from tests.devtools.imds.conftest import clock, sim
 
 __all__ = ["clock", "sim"]
@@ -36,12 +37,20 @@ class MakeFailover(Protocol):
 
 @pytest.fixture
 def make_failover(
-    cluster: LocalCluster, kube: Kube, namespace: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    cluster: LocalCluster,
+    kube: Kube,
+    namespace: str,
+    tmp_path: Path,
 ) -> Iterator[MakeFailover]:
     """Starts the scenario for ``namespace`` with these sidecar settings over the test timings;
-    once per test, because one webhook serves the namespace."""
+    once per test, because one webhook serves the namespace. A failed test's report carries
+    the scenario's logs (:data:`tests.conftest.DIAGNOSTICS`)."""
     with contextlib.ExitStack() as stack:
         started: list[Scenario] = []
+        request.node.stash[DIAGNOSTICS] = lambda: [
+            section for running in started for section in running.diagnostics()
+        ]
 
         def make(
             sidecar_env: Mapping[str, str] | None = None,
