@@ -24,9 +24,7 @@ Worst case buffered: LARGE_BODIES x MAX_BODY_BYTES + SMALL_BODIES x SMALL_BODY_B
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Final
 
 import aiohttp.web
@@ -62,30 +60,23 @@ class Intake:
         self.timeout_s = timeout_s
         self._free = {True: large, False: small}
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, large: bool) -> AsyncIterator[bool]:
-        """A place among the bodies being read; ``False`` if there is none now."""
-        if self._free[large] <= 0:
-            yield False
-            return
-        self._free[large] -= 1
-        try:
-            yield True
-        finally:
-            self._free[large] += 1
-
     async def read(self, request: aiohttp.web.Request) -> bytes | Refused:
         """The body, or why it was not read."""
         length = request.content_length
         if length is not None and length > self.max_bytes:
             return Refused(413, f"an admission review is at most {self.max_bytes} bytes")
         large = length is None or length > SMALL_BODY_BYTES
-        async with self._slot(large) as admitted:
-            if not admitted:
-                return Refused(503, "too many admission reviews being received at once")
-            try:
-                return await asyncio.wait_for(request.read(), self.timeout_s)
-            except TimeoutError:
-                return Refused(408, f"the body did not arrive within {self.timeout_s} s")
-            except aiohttp.web.HTTPRequestEntityTooLarge:
-                return Refused(413, f"an admission review is at most {self.max_bytes} bytes")
+        if self._free[large] <= 0:
+            return Refused(503, "too many admission reviews being received at once")
+        self._free[large] -= 1
+        try:
+            if request.content.is_eof():  # it all came with the headers, as a review's body does
+                return await request.read()
+            async with asyncio.timeout(self.timeout_s):
+                return await request.read()
+        except TimeoutError:
+            return Refused(408, f"the body did not arrive within {self.timeout_s} s")
+        except aiohttp.web.HTTPRequestEntityTooLarge:
+            return Refused(413, f"an admission review is at most {self.max_bytes} bytes")
+        finally:
+            self._free[large] += 1

@@ -67,6 +67,7 @@ class AdmissionServer:
         self.metrics = metrics
         self.listening = asyncio.Event()
         self.intake = intake.Intake()
+        self._answered = metrics.requests.labels("200")
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
         async def handle(request: aiohttp.web.Request) -> aiohttp.web.Response:
@@ -113,7 +114,7 @@ class AdmissionServer:
             self.metrics.skipped.labels("unsupported_request").inc()
             warning = UNHANDLED_WARNING.format(what=parsed.what)
             answer = review.allowed(parsed, warnings=(warning,))
-        self.metrics.requests.labels("200").inc()
+        self._answered.inc()
         self.metrics.latency.observe(time.perf_counter() - started)
         return aiohttp.web.json_response(answer)
 
