@@ -4,7 +4,6 @@ default), or make the webhook's certificates once (``bootstrap-certs``, run by a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import gc
 import logging
@@ -19,6 +18,7 @@ from spot_common import logs
 from spot_common.api_errors import ApiError
 from webhook.adapters.kube import load_api_client
 from webhook.app import Webhook
+from webhook.app import serve as serve_webhook
 from webhook.bootstrap import Names, bootstrap
 from webhook.core.errors import CertificateError
 from webhook.settings import Settings, env_name
@@ -51,7 +51,7 @@ def serve() -> int:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 2
     _freeze_startup_objects()
-    asyncio.run(webhook.run())
+    serve_webhook(webhook)
     return 0
 
 

@@ -2,10 +2,10 @@
 
 :class:`Webhook` builds everything from :class:`~webhook.settings.Settings` and an API client,
 and :meth:`Webhook.run` runs it until the stop flag is raised (``__main__``: until SIGTERM,
-which kopf turns into a stop). Besides kopf's own tasks it runs the health endpoint, the
-certificate watcher, the RBAC resync and the reporter; they start before kopf (so kopf's
-shutdown, which cancels every task it did not find at start, leaves them alone) and are
-stopped after it.
+which kopf turns into a stop); :func:`serve` runs it on the event loop it is meant for.
+Besides kopf's own tasks it runs the health endpoint, the certificate watcher, the RBAC resync
+and the reporter; they start before kopf (so kopf's shutdown, which cancels every task it did
+not find at start, leaves them alone) and are stopped after it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import kopf
+import uvloop
 from kubernetes import client
 
 from webhook.adapters.kube import Kube
@@ -167,3 +168,14 @@ class Webhook:
                     log.exception("periodic %s step failed", component)
 
         return asyncio.create_task(loop(), name=component)
+
+
+def serve(webhook: Webhook, stop_flag: StopFlag | None = None) -> None:
+    """Run ``webhook`` until it stops, on uvloop's event loop.
+
+    uvloop, which kopf supports, runs the loop, the sockets and TLS in C, where the standard
+    library's loop does much of that in Python, for every admission review (BENCHMARKS.md,
+    Admission, says what that saves).
+    """
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(webhook.run(stop_flag))

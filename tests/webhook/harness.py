@@ -11,7 +11,6 @@ The certificate and manifest helpers are shared with the process-based
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from devtools.controlplane.waiting import wait_for
 from devtools.webhook_manifests import shipped
 from devtools.webhook_tls import Tls, make_tls
 from webhook.adapters.kube import load_api_client
-from webhook.app import Webhook
+from webhook.app import Webhook, serve
 from webhook.server import PATH
 from webhook.settings import Settings
 
@@ -76,7 +75,7 @@ class RunningWebhook:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self.webhook.run(stop_flag=self._stop))
+            serve(self.webhook, stop_flag=self._stop)
         except BaseException as error:  # reported by stop() and by the readiness wait
             self.error = error
 
