@@ -54,7 +54,9 @@ def build_registry(
     async def inject_sidecar(
         body: kopf.Body, patch: kopf.Patch, warnings: list[str], **_: Any
     ) -> None:
-        outcome = await admission.admit(body)
+        # The raw pod, not kopf's view of it: selection and injection read many fields, and
+        # each read through kopf's Body goes through its path resolution.
+        outcome = await admission.admit(dict(body))
         warnings.extend(outcome.warnings)
         if outcome.pod is not None:
             patch.fns.append(replace_with(outcome.pod))
