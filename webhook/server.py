@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import aiohttp.web
 import kopf
+import orjson
 
 from webhook import intake, serving
 from webhook.admission import INTERNAL_ERROR_WARNING
@@ -116,7 +117,9 @@ class AdmissionServer:
             answer = review.allowed(parsed, warnings=(warning,))
         self._answered.inc()
         self.metrics.latency.observe(time.perf_counter() - started)
-        return aiohttp.web.json_response(answer)
+        return aiohttp.web.Response(
+            body=orjson.dumps(answer), content_type="application/json", charset="utf-8"
+        )
 
     async def _review(self, fn: kopf.WebhookFn, parsed: review.Review) -> dict[str, Any]:
         try:

@@ -5,6 +5,9 @@ misconfigured client, a scanner, a bug) gets HTTP 400 with a message that names 
 and never reaches kopf, whose own parsing answers 500 for some shapes. Checks are exactly the
 fields the webhook and kopf read; everything else in the review is passed on untouched.
 
+Bodies are decoded by orjson, which reads JSON strictly as the API server writes it (no
+``NaN``, no unpaired surrogate escapes, at most 1024 levels deep); anything else is refused.
+
 A well-formed review that the webhook does not handle (not a pod, not CREATE, a subresource) is
 answered "allowed, unchanged" with a warning: it means the webhook configuration routes more
 than it should, which must not block anything.
@@ -13,13 +16,16 @@ than it should, which must not block anything.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any, Final
+
+import orjson
 
 from webhook.core import pod_view
 from webhook.core.errors import MalformedReview
 
+DEPTH_EXCEEDED: Final = "depth limit exceeded"
+"""orjson's message for a document nested deeper than it parses (1024 levels)."""
 API_VERSION: Final = "admission.k8s.io/v1"
 KIND: Final = "AdmissionReview"
 
@@ -39,22 +45,20 @@ class Review:
 def parse(raw: bytes) -> Review:
     """Decode and check a request body; raise :class:`MalformedReview` naming the problem."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MalformedReview(
-            f"the body is not UTF-8 text: {error.reason} at byte {error.start}"
-        ) from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MalformedReview(
-            f"the body is not JSON: {error.msg} at position {error.pos}"
-        ) from None
-    except RecursionError:
-        raise MalformedReview(
-            "the body is JSON nested too deeply to be an AdmissionReview"
-        ) from None
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise _undecodable(raw, error) from None
     return check(body)
+
+
+def _undecodable(raw: bytes, error: orjson.JSONDecodeError) -> MalformedReview:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return MalformedReview(f"the body is not UTF-8 text: {bad.reason} at byte {bad.start}")
+    if error.msg == DEPTH_EXCEEDED:
+        return MalformedReview("the body is JSON nested too deeply to be an AdmissionReview")
+    return MalformedReview(f"the body is not JSON: {error.msg} at position {error.pos}")
 
 
 def check(body: object) -> Review:

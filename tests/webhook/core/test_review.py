@@ -29,6 +29,8 @@ MALFORMED = [
     pytest.param(b"\xff\xfe", "not UTF-8", id="not UTF-8"),
     pytest.param(b"{", "not JSON", id="not JSON"),
     pytest.param(b"[" * 100_000, "nested too deeply", id="nested too deeply"),
+    pytest.param(b'{"a": NaN}', "not JSON", id="NaN, which is not JSON"),
+    pytest.param(b'["\\ud800"]', "not JSON", id="an unpaired surrogate escape"),
     pytest.param(
         encode([]), "expected a JSON object (an AdmissionReview), got an array", id="array"
     ),
