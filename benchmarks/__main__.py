@@ -50,6 +50,7 @@ def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str
         if "admission" in chosen:
             measured = admission.run(cluster, kube, work)
             figures |= measured
+            results.record_run("admission", measured, at=time.time())
             print("admission:", measured, flush=True)
         if "abuse" in chosen:
             measured = admission_abuse.run(cluster, kube, work)

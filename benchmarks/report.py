@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks import reclaim_report, results, timeline_report
+from benchmarks import admission_report, reclaim_report, results, timeline_report
 
 DOCUMENT = Path(__file__).parent.parent / "BENCHMARKS.md"
 
@@ -23,7 +23,12 @@ def _duration(figures: Mapping[str, float]) -> str:
     return f"A whole `make bench` took {minutes:.1f} min the last time it ran."
 
 
-def write(figures: Mapping[str, float]) -> None:
+def write(
+    figures: Mapping[str, float], admission_runs: Sequence[Mapping[str, float]] | None = None
+) -> None:
+    """BENCHMARKS.md from ``figures`` and the admission suite's last runs (default: as recorded)."""
+    if admission_runs is None:
+        admission_runs = results.runs("admission")
     notice_rows = []
     for replicas in (1, 10, 50):
         for poll in (1, 2):
@@ -81,7 +86,7 @@ def write(figures: Mapping[str, float]) -> None:
         "replicas, rounded up), limit 128Mi (over twice that peak), CPU request 10m (an idle poll",
         "costs under 2 ms of CPU every 2 s).",
         "",
-        *_admission(figures),
+        *admission_report.section(figures, admission_runs),
         *_abuse(figures),
         *_security(figures),
         *timeline_report.section(figures),
@@ -127,49 +132,5 @@ def _security(figures: Mapping[str, float]) -> list[str]:
         _row(figures, "security_legitimate_actions_refused", "0"),
         _row(figures, "manifest_scan_findings_unaccepted", "0"),
         _row(figures, "manifest_scan_findings_accepted", ""),
-        "",
-    ]
-
-
-def _admission(figures: Mapping[str, float]) -> list[str]:
-    return [
-        "## Admission",
-        "",
-        "The webhook process (`python -m webhook`, shipped identity, configuration and settings)",
-        "confined to one CPU. Direct load: AdmissionReview POSTs over TLS from a generator process",
-        "on the other CPU, open loop at 200/s for 30 s after a 5 s warm-up, latency from each",
-        "request's due time to its response; 4 of 5 reviews are pods of an opted-in Deployment",
-        "(injected from the warm owner cache), 1 of 5 of one that is not opted in. API calls are",
-        "all requests the API server audited for the webhook's ServiceAccount in that window.",
-        "CPU: what the webhook's threads ran during the load (warm-up included), per review",
-        "answered; `cpu_wait` is how long they were ready to run but another process had the",
-        "CPU (the machine is shared): the tail of the latency follows it.",
-        "Then through the API server: 100 replicas of an opted-in Deployment with the webhook up;",
-        "100 more with it stopped; then started again: its reporter checks every 60 s (shipped).",
-        "The webhook keeps what lives as long as the process (kopf, aiohttp, the kubernetes",
-        "client's models: about 100,000 objects) out of the garbage collector's full passes",
-        "(`webhook/__main__.py`); measured once by hand when that was added, at 200 reviews/s a",
-        "full pass came about every 15 s and held up every review in flight for 40-60 ms.",
-        "",
-        "| metric | measured | target |",
-        "|---|---|---|",
-        _row(figures, "admission_p50_ms", "", " ms"),
-        _row(figures, "admission_p99_ms", "≤ 10 ms", " ms"),
-        _row(figures, "admission_max_ms", "", " ms"),
-        _row(figures, "admission_achieved_rps", "200"),
-        _row(figures, "admission_requests", ""),
-        _row(figures, "admission_errors", "0"),
-        _row(figures, "admission_webhook_cpu_share", "", " of its CPU"),
-        _row(figures, "admission_webhook_cpu_ms_per_request", "", " ms"),
-        _row(figures, "admission_webhook_cpu_wait_ms", "", " ms"),
-        _row(figures, "admission_api_calls_per_request_warm", "0"),
-        _row(figures, "admission_api_calls_warm_window", ""),
-        _row(figures, "admission_apiserver_injected_of_100", "100"),
-        _row(figures, "admission_apiserver_100_pods_s", "", " s"),
-        _row(figures, "admission_webhook_down_created_of_100", "100"),
-        _row(figures, "admission_webhook_down_uninjected_of_100", "100"),
-        _row(figures, "admission_webhook_down_100_pods_s", "", " s"),
-        _row(figures, "admission_webhook_down_reported_of_100", "100"),
-        _row(figures, "admission_webhook_down_reported_after_s", "", " s"),
         "",
     ]

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+RUNS = RESULTS.parent / "runs.json"
+"""The figures of each suite's last few runs, for suites whose figures vary from run to run."""
 
 
 def load(path: Path = RESULTS) -> dict[str, float]:
@@ -24,6 +26,34 @@ def merge(figures: Mapping[str, float], path: Path = RESULTS) -> dict[str, float
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
     return merged
+
+
+def record_run(
+    suite: str, figures: Mapping[str, float], at: float, keep: int = 3, path: Path = RUNS
+) -> list[dict[str, float]]:
+    """Add one run of ``suite`` (its figures, and ``at``: when, Unix time) to its last runs, of
+    which the ``keep`` newest stay; return them, oldest first."""
+    recorded = _all_runs(path)
+    run = {"at": round(at), **{k: round(float(v), 3) for k, v in sorted(figures.items())}}
+    recorded[suite] = [*recorded.get(suite, []), run][-keep:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(recorded.items())), indent=2) + "\n")
+    return recorded[suite]
+
+
+def runs(suite: str, path: Path = RUNS) -> list[dict[str, float]]:
+    """The recorded runs of ``suite``, oldest first."""
+    return _all_runs(path).get(suite, [])
+
+
+def _all_runs(path: Path) -> dict[str, list[dict[str, float]]]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {
+        str(suite): [{str(k): float(v) for k, v in run.items()} for run in recorded]
+        for suite, recorded in data.items()
+    }
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
