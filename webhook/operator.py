@@ -54,8 +54,8 @@ def build_registry(
     async def inject_sidecar(
         body: kopf.Body, patch: kopf.Patch, warnings: list[str], **_: Any
     ) -> None:
-        # The raw pod, not kopf's view of it: selection and injection read many fields, and
-        # each read through kopf's Body goes through its path resolution.
+        # A plain dict rather than kopf's Body: selection and injection read many fields, and
+        # each read through the Body resolves a path through its mapping views.
         outcome = await admission.admit(dict(body))
         warnings.extend(outcome.warnings)
         if outcome.pod is not None:
