@@ -5,6 +5,7 @@ token bound to it. A notice moves the Deployment to Fargate; after the cooldown 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -99,5 +100,9 @@ def test_every_pod_of_the_story_was_injected_and_only_its_own_sidecars_wrote(
     injected = failover.webhook.metrics().value("spot_failover_webhook_injected_total")
     assert injected == created
     writes = [r for r in pod_writes(failover) if r.uri.startswith(deployment_path(failover, NAME))]
-    assert [r.code for r in writes] == [200] * 4
+    codes = [r.code for r in writes]
+    # Four transitions written. A sidecar decides on its watch's copy of the Deployment, which
+    # may be a status update behind: that write is refused (409), decided again and written.
+    assert [code for code in codes if code != 409] == [200] * 4
+    assert all(after == 200 for code, after in itertools.pairwise(codes) if code == 409)
     assert all(r.pod is not None and r.pod.startswith(f"{NAME}-") for r in writes)
