@@ -121,71 +121,66 @@ def host_namespaces(pod: PodSpec) -> list[str]:
 @check("privileged")
 def privileged(pod: PodSpec) -> list[str]:
     """A container (or init container) whose ``securityContext.privileged`` is true."""
-    reasons = []
-    for container, path, name in _containers(pod):
+
+    def found(container: JSONObject, path: str) -> Iterator[tuple[str, object]]:
         context = objects.child(container, "securityContext", path)
         if objects.flag(context, "privileged", f"{path}.securityContext"):
-            reasons.append(
-                f"container {name!r}: {path}.securityContext.privileged is true: "
-                "Fargate does not run privileged containers"
-            )
-    return reasons
+            yield f"{path}.securityContext.privileged", "true"
+
+    return _per_container(pod, found, "Fargate does not run privileged containers")
 
 
 @check("addedCapabilities")
 def added_capabilities(pod: PodSpec) -> list[str]:
     """A container (or init container) adding Linux capabilities (``securityContext.capabilities
     .add``), e.g. a service-mesh proxy's ``NET_ADMIN``: Fargate adds none."""
-    reasons = []
-    for container, path, name in _containers(pod):
+
+    def found(container: JSONObject, path: str) -> Iterator[tuple[str, object]]:
         at = f"{path}.securityContext"
         capabilities = objects.child(
             objects.child(container, "securityContext", path), "capabilities", at
         )
-        added = [str(c) for c in capabilities.get("add") or ()]
-        if added:
-            reasons.append(
-                f"container {name!r}: {at}.capabilities.add is {', '.join(added)}: "
-                "Fargate does not add Linux capabilities"
-            )
-    return reasons
+        if added := [str(c) for c in capabilities.get("add") or ()]:
+            yield f"{at}.capabilities.add", ", ".join(added)
+
+    return _per_container(pod, found, "Fargate does not add Linux capabilities")
 
 
 @check("hostPorts")
 def host_ports(pod: PodSpec) -> list[str]:
     """A container port with a non-zero ``hostPort``."""
-    reasons = []
-    for container, path, name in _containers(pod):
-        for index, port in enumerate(objects.items(container, "ports", path)):
-            host_port = objects.integer(port, "hostPort", f"{path}.ports[{index}]")
-            if host_port:
-                reasons.append(
-                    f"container {name!r}: {path}.ports[{index}].hostPort is {host_port}: "
-                    "Fargate does not support host ports"
-                )
-    return reasons
+    return _per_container(
+        pod, _port_field("hostPort", objects.integer), "Fargate does not support host ports"
+    )
 
 
 @check("hostIPs")
 def host_ips(pod: PodSpec) -> list[str]:
     """A container port bound to a ``hostIP``."""
-    reasons = []
-    for container, path, name in _containers(pod):
+    return _per_container(
+        pod, _port_field("hostIP", objects.text), "Fargate does not support host IPs"
+    )
+
+
+def _port_field(
+    field: str, read: Callable[[JSONObject, str, str], object]
+) -> Callable[[JSONObject, str], Iterator[tuple[str, object]]]:
+    """The ports of a container whose ``field`` is set (not empty, not zero)."""
+
+    def found(container: JSONObject, path: str) -> Iterator[tuple[str, object]]:
         for index, port in enumerate(objects.items(container, "ports", path)):
-            host_ip = objects.text(port, "hostIP", f"{path}.ports[{index}]")
-            if host_ip:
-                reasons.append(
-                    f"container {name!r}: {path}.ports[{index}].hostIP is {host_ip}: "
-                    "Fargate does not support host IPs"
-                )
-    return reasons
+            at = f"{path}.ports[{index}]"
+            if value := read(port, field, at):
+                yield f"{at}.{field}", value
+
+    return found
 
 
 @check("accelerators")
 def accelerators(pod: PodSpec) -> list[str]:
     """A request or limit of GPUs or Neuron devices (a zero amount is none)."""
-    reasons = []
-    for container, path, name in _containers(pod):
+
+    def found(container: JSONObject, path: str) -> Iterator[tuple[str, object]]:
         resources = objects.child(container, "resources", path)
         for section in ("requests", "limits"):
             amounts = objects.child(resources, section, f"{path}.resources")
@@ -194,11 +189,9 @@ def accelerators(pod: PodSpec) -> list[str]:
                     GPU_RESOURCE_PREFIXES
                 )
                 if accelerator and str(amount).strip() not in {"0", ""}:
-                    reasons.append(
-                        f"container {name!r}: {path}.resources.{section}[{resource!r}] is "
-                        f"{amount}: Fargate does not provide GPUs or Neuron devices"
-                    )
-    return reasons
+                    yield f"{path}.resources.{section}[{resource!r}]", amount
+
+    return _per_container(pod, found, "Fargate does not provide GPUs or Neuron devices")
 
 
 @check("hostPathVolumes")
@@ -331,6 +324,20 @@ def _requests(container: JSONObject, path: str) -> tuple[Decimal, Decimal]:
 
 
 # --- what the checks walk -----------------------------------------------------------------------
+
+
+def _per_container(
+    pod: PodSpec,
+    found: Callable[[JSONObject, str], Iterator[tuple[str, object]]],
+    why: str,
+) -> list[str]:
+    """A reason for every (field, value) ``found(container, path)`` yields in any container:
+    ``container 'name': <field> is <value>: <why>``."""
+    return [
+        f"container {name!r}: {field} is {value}: {why}"
+        for container, path, name in _containers(pod)
+        for field, value in found(container, path)
+    ]
 
 
 def _containers(pod: PodSpec) -> Iterator[tuple[JSONObject, str, str | None]]:
