@@ -7,12 +7,11 @@ Fargate does not support. :func:`incompatibilities` walks the list, so a Deploym
 cannot run is refused with every reason before anything is patched. A new rule is one more
 function here, with its own test rows.
 
-Volumes claimed through a PersistentVolumeClaim are a documented gap: whether a claim is backed
-by EBS is only known by reading the claim and its PersistentVolume, which a pure function cannot
-do. :func:`ebs_volumes` therefore flags inline EBS volumes by itself, and claims only when the
-caller passes their names in ``ebs_claims`` (an adapter may resolve them; none does yet: the
-sidecar is granted no read of claims and volumes). Fargate refuses such a pod at scheduling,
-and the move then rolls back within seconds (:func:`sidecar.core.health.fargate_refusal`).
+Claims are a documented gap: whether one is backed by EBS is known only from the claim and its
+PersistentVolume, which a pure function cannot read. :func:`ebs_volumes` flags inline EBS
+volumes, and claims only when the caller names them in ``ebs_claims`` (no adapter does yet: the
+sidecar may not read claims and volumes). Fargate refuses such a pod at scheduling, and the
+move rolls back within seconds (:func:`sidecar.core.health.fargate_refusal`).
 
 Fargate's limits, as EKS documents them and reports them (``Pod not supported on Fargate: ...``):
 no privileged containers and no added Linux capabilities, none of the host's namespaces, ports
@@ -78,6 +77,9 @@ class Check:
     name: str
     reasons: Callable[[PodSpec], list[str]]
 
+
+Found = Callable[[JSONObject, str], Iterator[tuple[str, object]]]
+"""What a per-container check finds in one container (at its path): (field, value) pairs."""
 
 CHECKS: Final[list[Check]] = []
 """Every check, in the order :func:`incompatibilities` walks them."""
@@ -162,9 +164,7 @@ def host_ips(pod: PodSpec) -> list[str]:
     )
 
 
-def _port_field(
-    field: str, read: Callable[[JSONObject, str, str], object]
-) -> Callable[[JSONObject, str], Iterator[tuple[str, object]]]:
+def _port_field(field: str, read: Callable[[JSONObject, str, str], object]) -> Found:
     """The ports of a container whose ``field`` is set (not empty, not zero)."""
 
     def found(container: JSONObject, path: str) -> Iterator[tuple[str, object]]:
@@ -326,11 +326,7 @@ def _requests(container: JSONObject, path: str) -> tuple[Decimal, Decimal]:
 # --- what the checks walk -----------------------------------------------------------------------
 
 
-def _per_container(
-    pod: PodSpec,
-    found: Callable[[JSONObject, str], Iterator[tuple[str, object]]],
-    why: str,
-) -> list[str]:
+def _per_container(pod: PodSpec, found: Found, why: str) -> list[str]:
     """A reason for every (field, value) ``found(container, path)`` yields in any container:
     ``container 'name': <field> is <value>: <why>``."""
     return [
