@@ -94,7 +94,7 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
     def of(kind: str) -> list[float]:
         return [o.value for o in outcomes if o.kind == kind]
 
-    found: dict[str, float] = {"faults_trials_per_kind": float(len(of(KINDS[0])))}
+    found: dict[str, float] = {"faults_trials_per_kind": float(max(len(of(k)) for k in KINDS))}
     if voluntary := of("voluntary"):
         found["faults_voluntary_disruptions_moved"] = sum(voluntary)
     if interrupted := of("karpenter"):
