@@ -11,6 +11,7 @@ import time
 from benchmarks import (
     admission,
     admission_abuse,
+    faults,
     migration_load,
     notice_to_patch,
     reclaim,
@@ -22,7 +23,19 @@ from benchmarks import (
 )
 from benchmarks.session import control_plane, failover
 
-SUITES = ("idle", "notice", "load", "admission", "abuse", "audit", "timeline", "reclaim")
+SUITES = (
+    "idle",
+    "notice",
+    "load",
+    "admission",
+    "abuse",
+    "audit",
+    "timeline",
+    "reclaim",
+    "faults",
+)
+EKS_TIMED = frozenset({"reclaim", "faults"})
+"""Suites that run on one cluster with EKS's Fargate start."""
 
 
 def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
@@ -67,6 +80,22 @@ def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str
     return figures
 
 
+def _eks_timed_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
+    """The suites that measure the failover against EKS's timings, on one cluster."""
+    figures: dict[str, float] = {}
+    with control_plane(timing=reclaim.TIMING) as (cluster, kube, work):
+        if "reclaim" in chosen:
+            plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
+            measured = reclaim.run(cluster, kube, work, plan)
+            figures |= measured
+            print("reclaim:", measured, flush=True)
+        if "faults" in chosen:
+            measured = faults.run(cluster, kube, work, args.faults_trials)
+            figures |= measured
+            print("faults:", measured, flush=True)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma list of {SUITES}")
@@ -74,19 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeline-trials", type=int, default=5, help="whole failovers timed")
     parser.add_argument("--reclaim-trials", type=int, default=5, help="reclaims per size, 3 and 10")
     parser.add_argument("--reclaim-trials-n50", type=int, default=3, help="reclaims of 50 replicas")
+    parser.add_argument("--faults-trials", type=int, default=5, help="trials of each fault")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     logging.basicConfig(level=logging.WARNING)
     figures: dict[str, float] = {}
     began = time.monotonic()
-    if chosen - {"reclaim"}:
+    if chosen - EKS_TIMED:
         figures |= _fast_fargate_suites(chosen, args)
-    if "reclaim" in chosen:
-        plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
-        with control_plane(timing=reclaim.TIMING) as (cluster, kube, work):
-            measured = reclaim.run(cluster, kube, work, plan)
-        figures |= measured
-        print("reclaim:", measured, flush=True)
+    if chosen & EKS_TIMED:
+        figures |= _eks_timed_suites(chosen, args)
     if chosen >= set(SUITES):
         figures["bench_whole_run_min"] = (time.monotonic() - began) / 60
     merged = results.merge(figures)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import reclaim_plot, results, session
+from benchmarks import reclaim_plot, results, session, trials
 from benchmarks.reclaim_replicas import Reclaim, ReclaimTrial, curve
 from benchmarks.reclaim_watch import PodSightings
 from devtools.controlplane.cluster import LocalCluster
@@ -40,8 +40,6 @@ from spot_common import contract
 from spot_common.contract import State
 
 NAME: Final = "web"
-TRIAL_LABEL: Final = "bench.spot-failover/trial"
-"""Node label that keeps a trial's Deployment on the trial's own instances."""
 SIDECAR_ENV: Final = {
     **session.PRODUCTION_TIMINGS,
     "SPOT_FAILOVER_ROLLOUT_TIMEOUT_S": "300",
@@ -172,32 +170,8 @@ def _pinned(trial: str, replicas: int) -> dict[str, Any]:
     """The Deployment as a user writes it, with no strategy, kept on the trial's instances."""
     body = deployment(NAME, replicas=replicas)
     del body["spec"]["strategy"]
-    body["spec"]["template"]["spec"]["affinity"] = {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {"key": TRIAL_LABEL, "operator": "In", "values": [trial]}
-                        ]
-                    }
-                ]
-            }
-        }
-    }
+    trials.pin(body, trial)
     return body
-
-
-def _add_node(failover: Scenario, node: str, trial: str) -> None:
-    failover.add_spot_node(node)
-    failover.kube.core.patch_node(node, {"metadata": {"labels": {TRIAL_LABEL: trial}}})
-    wait_for(lambda: _node_ready(failover.kube, node), 60, f"{node} to be Ready")
-
-
-def _node_ready(kube: Kube, node: str) -> bool:
-    found = kube.api.sanitize_for_serialization(kube.core.read_node(node))
-    conditions = (found.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _trial(
@@ -209,14 +183,14 @@ def _trial(
         cluster, kube, work, SIDECAR_ENV, spot_nodes=(), reclaim=True
     ) as failover:
         try:
-            _add_node(failover, doomed, trial)
+            trials.add_node(failover, doomed, trial)
             body = _pinned(trial, replicas)
             if opted_in:
                 failover.create(NAME, replicas, tweak=lambda b: b["spec"].update(body["spec"]))
             else:
                 kube.apps.create_namespaced_deployment(failover.namespace, body)
                 failover.wait_rolled_out(NAME, timeout_s=120)
-            _add_node(failover, spare, trial)
+            trials.add_node(failover, spare, trial)
             with PodSightings(kube, failover.namespace, f"app={NAME}") as watch:
                 return _through_the_reclaim(failover, watch, doomed, replicas, opted_in)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks import admission_report, reclaim_report, results, timeline_report
+from benchmarks import admission_report, faults_report, reclaim_report, results, timeline_report
 
 DOCUMENT = Path(__file__).parent.parent / "BENCHMARKS.md"
 
@@ -91,6 +91,7 @@ def write(
         *_security(figures),
         *timeline_report.section(figures),
         *reclaim_report.section(figures),
+        *faults_report.section(figures),
     ]
     DOCUMENT.write_text("\n".join(lines))
 
