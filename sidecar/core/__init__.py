@@ -14,7 +14,8 @@ forbids the rest), so every rule can be tested without a cluster, a network or a
 * :mod:`.rollout` — is the rollout done (kubectl's rules), plus an overall deadline.
 * :mod:`.health` — are the new pods ready on the expected compute.
 * :mod:`.fargate_checks` — what Fargate cannot run, one named check per rule; :mod:`.fargate` —
-  moving a pod template there and back, recorded by :mod:`.saved_scheduling`;
+  moving a pod template there, recorded by :mod:`.saved_scheduling`, and :mod:`.restore` —
+  back, as a three-way merge that keeps what was written since;
   :mod:`.selectors` — what a label selector selects.
 * :mod:`.failback` — when a Deployment on Fargate may move back.
 * :mod:`.lease` — leader election decisions over a Lease; :mod:`.handoff` — who takes a move's

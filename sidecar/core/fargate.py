@@ -7,7 +7,8 @@ and this module owns that change:
 
 * :func:`to_fargate` adds the profile's labels and removes the EC2-only scheduling constraints,
   returning a :class:`~sidecar.core.saved_scheduling.SavedScheduling` of what it changed;
-* :func:`restore` undoes exactly that, leaving the user's other edits alone.
+* :func:`sidecar.core.restore.merge` undoes it, as a three-way merge that keeps whatever was
+  written since the move.
 
 Only ``metadata.labels``, one ``metadata.annotations`` entry, ``spec.nodeSelector``,
 ``spec.affinity.nodeAffinity`` and ``spec.tolerations`` of the template ever change; containers
@@ -64,7 +65,7 @@ def to_fargate(
     would keep honouring it for any pod that misses the profile). Everything else is kept.
     ``template`` itself is not modified.
     """
-    new = _copy(template)
+    new = copy_template(template)
     wanted = dict(fargate_labels)
     if profile_name:
         wanted[FARGATE_PROFILE_LABEL] = profile_name
@@ -124,80 +125,10 @@ def to_fargate(
     )
 
 
-def restore(
-    template: JSONObject, saved: SavedScheduling, add_ec2_annotation: bool
-) -> dict[str, Any]:
-    """A copy of ``template`` with the fields in ``saved`` put back as they were.
-
-    A label the move added is removed (or given back its old value) only if it still holds the
-    value the move set: if someone changed it since, their value stays. Removed annotations,
-    nodeSelector entries and nodeAffinity are put back; removed tolerations are re-inserted at
-    their old positions unless an equal toleration is already there. Every other field, including
-    edits made while the pods ran on Fargate, is kept. With ``add_ec2_annotation`` the template
-    annotation ``eks.amazonaws.com/compute-type: ec2`` is set too, which keeps the new pods off
-    Fargate where a profile selects the whole namespace.
-
-    Without ``add_ec2_annotation``, ``restore(*to_fargate(t, ...), False) == t`` for every ``t``.
-    """
-    new = _copy(template)
-    _restore_labels(new, saved)
-    annotations = dict(saved.annotations)
-    if add_ec2_annotation:
-        annotations[COMPUTE_TYPE_KEY] = EC2_COMPUTE_TYPE
-    if annotations:
-        _ensure_map(_ensure_map(new, "metadata"), "annotations").update(annotations)
-    if saved.node_selector:
-        _ensure_map(_ensure_map(new, "spec"), "nodeSelector").update(saved.node_selector)
-    if saved.node_affinity is not None:
-        affinity = _ensure_map(_ensure_map(new, "spec"), "affinity")
-        affinity["nodeAffinity"] = copy.deepcopy(dict(saved.node_affinity))
-    if saved.tolerations:
-        _restore_tolerations(_ensure_map(new, "spec"), saved.tolerations)
-    return new
-
-
-def _restore_labels(template: dict[str, Any], saved: SavedScheduling) -> None:
-    """Undo the label changes that still hold the value the move set; drop maps it created."""
-    metadata = objects.child(template, "metadata", "")
-    labels = objects.string_map(metadata, "labels", "metadata")
-    for key, change in saved.labels.items():
-        if labels.get(key) != change.after:
-            continue  # changed by someone else since the move: theirs now
-        if change.before is None:
-            del template["metadata"]["labels"][key]
-        else:
-            template["metadata"]["labels"][key] = change.before
-    if "metadata.labels" in saved.created and metadata.get("labels") == {}:
-        del template["metadata"]["labels"]
-    if "metadata" in saved.created and template.get("metadata") == {}:
-        del template["metadata"]
-
-
-def _restore_tolerations(spec: dict[str, Any], removed: tuple[RemovedToleration, ...]) -> None:
-    """Re-insert removed tolerations at their old index, unless an equal one is there already."""
-    tolerations = list(objects.items(spec, "tolerations", "spec"))
-    already_there = list(tolerations)
-    for entry in removed:
-        if entry.toleration in already_there:
-            already_there.remove(entry.toleration)
-            continue
-        position = min(entry.index, len(tolerations))
-        tolerations.insert(position, copy.deepcopy(dict(entry.toleration)))
-    spec["tolerations"] = tolerations
-
-
-def _copy(template: JSONObject) -> dict[str, Any]:
+def copy_template(template: JSONObject) -> dict[str, Any]:
+    """A deep copy of a pod template, to change; :class:`MalformedObjectError` if it is not an
+    object."""
     copied = copy.deepcopy(template)
     if not isinstance(copied, dict):
         raise MalformedObjectError("spec.template", "expected a JSON object")
     return copied
-
-
-def _ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """``parent[key]``, created as an empty object if absent."""
-    if parent.get(key) is None:
-        parent[key] = {}
-    value = parent[key]
-    if not isinstance(value, dict):
-        raise MalformedObjectError(key, "expected a JSON object")
-    return value

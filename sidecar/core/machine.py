@@ -19,6 +19,9 @@ The rules that hold for every state live here:
   acted first; the caller reads again and decides again. Because the state annotation says
   what is already done, a sidecar resuming after a dead leader never repeats a transition.
 * **Dry run:** the leader records an Event saying what it would do and writes nothing.
+* **A move back keeps what was written since the move:** a field it owns that someone wrote
+  meanwhile keeps their value (:mod:`~sidecar.core.restore`), and the write says which, in the
+  status message, the history and a Normal Event :data:`KEPT_USER_EDIT_REASON`.
 * **The doomed node's pods go first:** the write that starts a move is preceded by
   :class:`~sidecar.core.actions.MarkDoomedPods` for the interrupted node (before the rollout
   can scale anything down), and a rollback is followed by
@@ -64,6 +67,10 @@ DOWNTIME_OR_STRATEGY_REASON = "RolloutStrategy"
 """Reason of the Warning Event that comes with a move whose strategy the user must know about
 (``Recreate`` means downtime; a saved strategy that could not be read)."""
 
+KEPT_USER_EDIT_REASON = "KeptUserEdit"
+"""Reason of the Normal Event that comes with a write that gave the saved values back except in
+fields written since the move (by the user, or a GitOps controller), which keep theirs."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
@@ -90,6 +97,8 @@ def decide(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) ->
     edge = transition(view.state, step.event)
     if policy.dry_run:
         message = f"dry run: would go from {view.state} to {edge.target}: {step.message}"
+        if step.kept:
+            message += "; would " + kept_message(step.kept, verb="keep")
         return Decision(None, (RecordEvent("DryRun", message, edge.warning),))
     body = _write(view, step, edge, facts.me, now)
     changed = step.template is not None and step.template != view.template
@@ -102,11 +111,21 @@ def decide(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) ->
     ]
     if step.warning is not None:
         actions.append(RecordEvent(DOWNTIME_OR_STRATEGY_REASON, step.warning, warning=True))
+    if step.kept:
+        actions.append(RecordEvent(KEPT_USER_EDIT_REASON, kept_message(step.kept), warning=False))
     if edge.target is State.ROLLED_BACK and view.notice is not None:
         actions.append(ClearDoomedPods(view.notice.node))
     if edge.target in SETTLED:
         actions.append(ReleaseLease())
     return Decision(edge.target, tuple(actions))
+
+
+def kept_message(fields: tuple[str, ...], verb: str = "kept") -> str:
+    """What a write says about the fields it left as they were written since the move."""
+    return (
+        f"{verb} {', '.join(fields)} as written since the move (by a user or a GitOps "
+        "controller) instead of restoring the saved values"
+    )
 
 
 def _write(view: DeploymentView, step: Move, edge: Edge, me: str, now: datetime) -> JSONObject:
@@ -117,7 +136,8 @@ def _write(view: DeploymentView, step: Move, edge: Edge, me: str, now: datetime)
         compute_type = ComputeType.FARGATE if moving_to_fargate else ComputeType.SPOT
         saved = step.saved.to_json() if step.saved is not None else None
     notice = step.notice or (None if edge.target is State.WATCHING else view.notice)
-    message = step.message if step.warning is None else f"{step.message}; {step.warning}"
+    told = (step.warning, kept_message(step.kept) if step.kept else None)
+    message = "; ".join([step.message, *(part for part in told if part is not None)])
     entry = HistoryEntry(now, view.state, edge.target, f"{edge.reason}: {message}", me)
     # A write that stays in its state (a quota fitted) keeps the move's start: its deadline.
     since = view.last_transition if edge.target is view.state and view.last_transition else now

@@ -42,6 +42,9 @@ class Move:
     """What the write does to ``spec.strategy`` and the saved strategy (``None``: nothing)."""
     warning: str | None = None
     """Something the user must know besides the move (a Warning Event of its own)."""
+    kept: tuple[str, ...] = ()
+    """Fields the move owns that were written since it and keep the value written instead of
+    the saved one (:mod:`~sidecar.core.restore`, :func:`~sidecar.core.strategy.ending`)."""
 
 
 Step: TypeAlias = Stay | Move

@@ -32,9 +32,13 @@ When an event happens:
 Both moves (to Fargate, and back to spot) set the move's fast strategy in the write that changes
 the template, and every write that ends a move restores the user's (:mod:`~sidecar.core.strategy`).
 
-Back to spot (rollback and failback) restores exactly the saved scheduling, plus the template
-annotation ``eks.amazonaws.com/compute-type: ec2`` when ``policy.add_ec2_annotation_on_failback``.
-A failed failback goes back to Fargate with a fresh saved scheduling and waits out the cooldown.
+Back to spot (rollback and failback) restores the saved scheduling as a three-way merge
+(:mod:`~sidecar.core.restore`): a field nobody wrote since the move gets its saved value back,
+one written since keeps what was written, and the move names it (``kept``); the same holds for
+the strategy (:func:`~sidecar.core.strategy.ending`). With
+``policy.add_ec2_annotation_on_failback`` the template gets the annotation
+``eks.amazonaws.com/compute-type: ec2`` too. A failed failback goes back to Fargate with a fresh
+saved scheduling and waits out the cooldown.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, TypeAlias
 
-from sidecar.core import fargate, fargate_checks, objects, progress, quota, selectors
+from sidecar.core import fargate, fargate_checks, objects, progress, quota, restore, selectors
 from sidecar.core import strategy as rollout_strategy
 from sidecar.core.actions import Nothing, Wait
 from sidecar.core.annotations import DeploymentView, Notice
@@ -84,13 +88,14 @@ def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime
     outcome = progress.follow(view, facts, policy, now, expected=ComputeType.FARGATE)
     if isinstance(outcome, Stay):
         return quota.within_quota(view, facts, now, outcome)
-    ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
+    ending = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, progress.Succeeded):
         return Move(
             Event.ROLLOUT_SUCCEEDED,
             f"all {view.replicas} replicas ready on Fargate",
-            strategy=ending,
-            warning=warning,
+            strategy=ending.change,
+            warning=ending.warning,
+            kept=ending.kept,
         )
     saved = _saved(view)
     if isinstance(saved, InvalidSavedSchedulingError):
@@ -98,13 +103,14 @@ def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime
             Event.RESTORE_IMPOSSIBLE,
             f"move to Fargate failed ({outcome.reason}) and cannot be undone: {saved}; {_BY_HAND}",
         )
-    template = fargate.restore(view.template, saved, policy.add_ec2_annotation_on_failback)
+    restored = restore.merge(view.template, saved, policy.add_ec2_annotation_on_failback)
     return Move(
         Event.ROLLOUT_FAILED,
         f"move to Fargate failed: {outcome.reason}; pod template restored to spot",
-        template=template,
-        strategy=ending,
-        warning=warning,
+        template=restored.template,
+        strategy=ending.change,
+        warning=ending.warning,
+        kept=restored.kept + ending.kept,
     )
 
 
@@ -123,15 +129,16 @@ def _on_fargate(view: DeploymentView, facts: Facts, policy: Policy, now: datetim
             Event.RESTORE_IMPOSSIBLE,
             f"cannot move back to spot: {saved}; the pods stay on Fargate. {_BY_HAND}",
         )
-    template = fargate.restore(view.template, saved, policy.add_ec2_annotation_on_failback)
+    restored = restore.merge(view.template, saved, policy.add_ec2_annotation_on_failback)
     current = rollout_strategy.current(view.body)
     return Move(
         Event.FAILBACK_DUE,
         f"on Fargate for {format_duration(cooldown)} or more and spot capacity is available: "
         "moving back to spot",
-        template=template,
+        template=restored.template,
         strategy=rollout_strategy.for_move(current),
         warning=rollout_strategy.downtime_warning(current, "spot"),
+        kept=restored.kept,
     )
 
 
@@ -139,13 +146,14 @@ def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datet
     outcome = progress.follow(view, facts, policy, now, expected=ComputeType.SPOT)
     if isinstance(outcome, Stay):
         return quota.within_quota(view, facts, now, outcome)
-    ending, warning = rollout_strategy.ending(view.body, view.saved_strategy)
+    ending = rollout_strategy.ending(view.body, view.saved_strategy)
     if isinstance(outcome, progress.Succeeded):
         return Move(
             Event.ROLLOUT_SUCCEEDED,
             f"all {view.replicas} replicas ready on spot",
-            strategy=ending,
-            warning=warning,
+            strategy=ending.change,
+            warning=ending.warning,
+            kept=ending.kept,
         )
     labels, profile = _fargate_target(view, policy)
     template, saved = fargate.to_fargate(view.template, labels, profile, policy.ec2_keys)
@@ -155,8 +163,9 @@ def _failing_back(view: DeploymentView, facts: Facts, policy: Policy, now: datet
         "retried after the cooldown",
         template=template,
         saved=saved,
-        strategy=ending,
-        warning=warning,
+        strategy=ending.change,
+        warning=ending.warning,
+        kept=ending.kept,
     )
 
 

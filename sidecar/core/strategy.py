@@ -13,7 +13,8 @@ again).
   none for ``Recreate``, which the user chose because two sets of pods must not run at once:
   the move keeps it and says that it means downtime);
 * :func:`restored`: the change that ends a move. Only a strategy the move set is replaced; one
-  the user wrote meanwhile is theirs and stays;
+  the user wrote meanwhile is theirs and stays (:func:`ending` says so, as
+  :mod:`~sidecar.core.restore` does for the pod template);
 * :func:`within_quota`: the move's strategy made to fit a ResourceQuota that refuses the surge,
   and :data:`QUOTA_RETRY_EVERY`, how often the refused pods are asked for again after that.
 
@@ -185,10 +186,29 @@ def _int_or_string(value: object) -> str:
     return str(value)
 
 
-def ending(deployment: JSONObject, saved: str | None) -> tuple[Change | None, str | None]:
-    """:func:`restored` for the write that ends a move, and a warning if the saved strategy
-    cannot be read (then the strategy stays as it is and the unreadable record is dropped)."""
+STRATEGY: Final = "spec.strategy"
+"""The field's name, as :attr:`Ending.kept` gives it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ending:
+    """What the write that ends a move does to the strategy, and what to say about it."""
+
+    change: Change | None
+    warning: str | None = None
+    """Set when the saved strategy cannot be read: the strategy is left as it is."""
+    kept: tuple[str, ...] = ()
+    """``(STRATEGY,)`` when a strategy written since the move, other than the saved one, stays."""
+
+
+def ending(deployment: JSONObject, saved: str | None) -> Ending:
+    """:func:`restored` for the write that ends a move, a warning if the saved strategy cannot be
+    read (then the strategy stays as it is and the unreadable record is dropped), and whether a
+    strategy written during the move stays instead of the saved one."""
+    strategy = current(deployment)
     try:
-        return restored(current(deployment), saved), None
+        change = restored(strategy, saved)
     except CorruptStateError as error:
-        return Change(strategy=None, saved=None), f"{error}; the strategy was left as it is"
+        return Ending(Change(strategy=None, saved=None), f"{error}; the strategy was left as it is")
+    written = saved is not None and not is_moves(strategy) and encode(strategy) != saved
+    return Ending(change, kept=(STRATEGY,) if written else ())

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devtools.controlplane import audit
-from devtools.controlplane.nodes import FARGATE_KEY
+from devtools.controlplane.nodes import FARGATE_KEY, MANAGED_CAPACITY_LABEL
 from devtools.scenario import SPOT_NODES, Scenario
 from spot_common import contract
 from spot_common.contract import State
@@ -93,3 +93,72 @@ def test_failback_restores_the_original_scheduling_after_the_cooldown(
     assert failover.read("api")["spec"]["template"] == original["spec"]["template"]
     failover.wait_rolled_out("api")
     assert failover.nodes_of("api") <= set(SPOT_NODES)
+
+
+SPOT_TOLERATION = {"key": MANAGED_CAPACITY_LABEL, "operator": "Exists"}
+THEIR_TOLERATION = {
+    "key": MANAGED_CAPACITY_LABEL,
+    "operator": "Equal",
+    "value": "SPOT",
+    "effect": "NoSchedule",
+}
+
+
+def _spot_affinity(*capacity: str) -> dict[str, Any]:
+    term = {
+        "matchExpressions": [
+            {"key": MANAGED_CAPACITY_LABEL, "operator": "In", "values": list(capacity)}
+        ]
+    }
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+
+
+def _pinned_to_spot(body: dict[str, Any]) -> None:
+    spec = body["spec"]["template"]["spec"]
+    spec["nodeSelector"] = {MANAGED_CAPACITY_LABEL: "SPOT"}
+    spec["tolerations"] = [dict(SPOT_TOLERATION)]
+    spec["affinity"] = {"nodeAffinity": _spot_affinity("SPOT")}
+
+
+def test_failback_keeps_what_the_user_wrote_on_fargate_says_so_and_restores_the_rest(
+    failover: Scenario,
+) -> None:
+    original = failover.create("pinned", replicas=2, tweak=_pinned_to_spot)
+    node = failover.busiest_spot_node("pinned")
+    failover.imds.set_notice(node)
+    failover.wait_state("pinned", State.ON_FARGATE)
+    failover.imds.clear_notice(node)
+    moved = failover.read("pinned")["spec"]["template"]["spec"]
+    assert MANAGED_CAPACITY_LABEL not in json.dumps(moved)
+
+    # While on Fargate, the user (or their GitOps controller) writes two of the moved fields.
+    theirs = {
+        "tolerations": [THEIR_TOLERATION],
+        "affinity": {"nodeAffinity": _spot_affinity("SPOT", "ON_DEMAND")},
+    }
+    failover.kube.apps.patch_namespaced_deployment(
+        "pinned", failover.namespace, {"spec": {"template": {"spec": theirs}}}
+    )
+    failover.wait_rolled_out("pinned")
+    failover.kube.apps.patch_namespaced_deployment(
+        "pinned", failover.namespace, {"metadata": {"annotations": {contract.FAILBACK_AFTER: "1s"}}}
+    )
+
+    annotations = failover.wait_state("pinned", State.WATCHING, timeout_s=90)
+
+    back = failover.read("pinned")["spec"]["template"]
+    expected = json.loads(json.dumps(original["spec"]["template"]))
+    expected["spec"]["tolerations"] = [THEIR_TOLERATION]
+    expected["spec"]["affinity"]["nodeAffinity"] = _spot_affinity("SPOT", "ON_DEMAND")
+    assert back == expected, "theirs kept; the nodeSelector and the labels exactly as before"
+    fields = (
+        f"spec.template.spec.affinity.nodeAffinity, "
+        f"spec.template.spec.tolerations[key={MANAGED_CAPACITY_LABEL}]"
+    )
+    (kept,) = [e for e in failover.events("pinned") if e["reason"] == "KeptUserEdit"]
+    assert kept["type"] == "Normal"
+    assert fields in kept["message"]
+    failing_back = [e for e in _history(annotations) if e["to"] == "FailingBack"]
+    assert fields in failing_back[-1]["reason"]
+    failover.wait_rolled_out("pinned")
+    assert failover.nodes_of("pinned") <= set(SPOT_NODES)

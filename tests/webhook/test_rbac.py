@@ -3,7 +3,7 @@
 The RBAC controller provisions a Role and RoleBinding per opted-in Deployment, and per account a
 nodes ClusterRoleBinding and a node Events RoleBinding in ``default``, and removes them again;
 with those rights, a token bound to one of the Deployment's pods can do what a failover does to
-its own Deployment (the sidecar's own ``to_fargate`` and ``restore`` are replayed), read the
+its own Deployment (the sidecar's own ``to_fargate`` and ``restore.merge`` are replayed), read the
 Events about Nodes, and nothing else: RBAC refuses other Deployments, the shipped
 ValidatingAdmissionPolicy refuses other fields (each such attack is one attempt of the list in
 devtools/security/attempts.py, made in tests/webhook/test_escalation.py).
@@ -27,8 +27,8 @@ from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
 from devtools.scenario import deployment
 from devtools.security.identities import api_for, service_account_token
-from sidecar.core import node_events
-from sidecar.core.fargate import restore, to_fargate
+from sidecar.core import node_events, restore
+from sidecar.core.fargate import to_fargate
 from spot_common import contract
 from webhook.core import rbac
 from webhook.core.owners import DeploymentFacts
@@ -255,8 +255,8 @@ def test_the_sidecar_identity_can_move_its_own_deployment_to_fargate_and_back(
         body["metadata"]["annotations"][contract.SAVED_SCHEDULING] = "{}"
 
     def move_back(body: dict[str, Any]) -> None:
-        template = restore(body["spec"]["template"], saved[0], add_ec2_annotation=True)
-        body["spec"]["template"] = template
+        restored = restore.merge(body["spec"]["template"], saved[0], add_ec2_annotation=True)
+        body["spec"]["template"] = restored.template
         body["metadata"]["annotations"][contract.STATE] = str(contract.State.WATCHING)
 
     moved = sidecar.replace(move)
