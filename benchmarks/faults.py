@@ -13,9 +13,10 @@ side by side. What each measures (the figures' names in ``latest.json``):
 * ``karpenter``: Karpenter's record of a spot interruption (taint, then its Warning Events) on
   a node whose IMDS never answers a pod (hop limit 1); did a move start within
   :data:`MOVE_WITHIN_S` (``faults_karpenter_interruptions_moved``, a fraction; target 1)?
-* ``refusal``: an IMDS notice for a Deployment that mounts an EBS claim, which the check before
-  the move cannot see and Fargate refuses; from the first refused pod seen (PodScheduled False,
-  "Pod not supported on Fargate") to ``RolledBack`` seen
+* ``refusal``: an IMDS notice for a Deployment whose namespace's LimitRange gives its pods more
+  memory than the largest Fargate size (the template does not show it, the pods admission
+  makes do); from the first refused pod seen (PodScheduled False, "Pod not supported on
+  Fargate") to ``RolledBack`` seen
   (``faults_fargate_refusal_to_rolled_back_p99_s``; target 15 s).
 * ``failback``: interrupted as in ``karpenter``, moved to Fargate, its node gone; a new
   Karpenter node comes; does the Deployment return to it after the cooldown
@@ -43,7 +44,7 @@ from devtools.controlplane.kube import Kube
 from devtools.controlplane.nodes import SpotShape
 from devtools.controlplane.waiting import wait_for
 from devtools.eks import karpenter
-from devtools.scenario import Scenario, mounting
+from devtools.scenario import Scenario, no_memory_request
 from spot_common import contract
 from spot_common.contract import State
 
@@ -61,8 +62,8 @@ CALM_S: Final = 30.0
 """How long the voluntary trial watches for a move after the Node is gone."""
 SETTLE_S: Final = 300.0
 """Bound on any one wait of a trial: a Fargate start, a rollout, a failback."""
-CLAIM: Final = "data"
-"""The refusal trial's claim on an EBS volume (each trial's namespace has its own)."""
+BEYOND_FARGATE: Final = "130Gi"
+"""The memory the refusal trial's LimitRange gives every container that requests none."""
 MOVING: Final = frozenset({State.MIGRATING, State.ON_FARGATE})
 KINDS: Final = ("voluntary", "karpenter", "refusal", "failback", "annotation")
 
@@ -193,8 +194,8 @@ def _refused(failover: Scenario) -> bool:
 
 def _refusal(failover: Scenario, trial: str, node: AddNode) -> float:
     doomed = node(SpotShape.MANAGED)
-    failover.add_ebs_claim(CLAIM)
-    _create(failover, trial, tweak=mounting(CLAIM))
+    _create(failover, trial, tweak=no_memory_request)
+    failover.add_default_memory_request(BEYOND_FARGATE)
     failover.imds.set_notice(doomed)
     if trials.seconds_until(lambda: _refused(failover), SETTLE_S) is None:
         raise TrialFailedError("no pod was refused by Fargate")

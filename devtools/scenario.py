@@ -175,6 +175,12 @@ def ebs_claim(namespace: str, claim: str) -> list[dict[str, Any]]:
     ]
 
 
+def no_memory_request(body: dict[str, Any]) -> None:
+    """A ``tweak`` for :meth:`Scenario.create`: the app container requests no memory."""
+    for container in body["spec"]["template"]["spec"]["containers"]:
+        container.get("resources", {}).get("requests", {}).pop("memory", None)
+
+
 def mounting(claim: str) -> Callable[[dict[str, Any]], None]:
     """A ``tweak`` for :meth:`Scenario.create`: the pods mount ``claim`` at ``/data``."""
 
@@ -288,6 +294,23 @@ class Scenario:
         """A PersistentVolumeClaim ``claim`` bound to an EBS volume (ebs.csi.aws.com): fine on
         EC2, refused by Fargate. Mount it with :func:`mounting`."""
         self.kube.apply(ebs_claim(self.namespace, claim))
+
+    def add_default_memory_request(self, memory: str) -> None:
+        """A LimitRange giving every container created from now on that requests no memory a
+        request of ``memory``: admission changes the pod, not the template (with ``"130Gi"``,
+        beyond the largest Fargate size, which only Fargate's scheduler then sees)."""
+        self.kube.apply(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "LimitRange",
+                    "metadata": {"name": "default-memory", "namespace": self.namespace},
+                    "spec": {
+                        "limits": [{"type": "Container", "defaultRequest": {"memory": memory}}]
+                    },
+                }
+            ]
+        )
 
     def lease_holder(self, name: str) -> str | None:
         """Who holds the Deployment's Lease: ``None`` if there is no Lease, ``""`` if released."""

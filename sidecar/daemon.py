@@ -308,6 +308,7 @@ class Daemon:
             me=self.settings.pod_name,
             holds_lease=self.leader.holds(now),
             interruption=signal,
+            ebs_claims=self.actor.facts.ebs_claims(view, signal),
             health=self.memory.health,
             spot_available=self.actor.facts.spot_available(view, now),
             doomed_pods=self.actor.facts.doomed_pods(view),

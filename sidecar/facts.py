@@ -1,6 +1,7 @@
 """What the state machine is told besides the Deployment, found out over the API and HTTP.
 
-:class:`~sidecar.core.inputs.Facts` are plain values; this module reads what they say: the
+:class:`~sidecar.core.inputs.Facts` are plain values; this module reads what they say: which
+claims the pods mount are backed by EBS (only when a move may start), the
 pods on the interrupted node (only while a quota refuses the move's surge), whether spot
 capacity is back (only once failback is due), and a health verdict when the machine asks for
 one (:class:`~sidecar.core.actions.CheckHealth`: the Deployment's own pods of its current
@@ -14,11 +15,13 @@ from datetime import datetime
 import requests
 
 from sidecar.adapters.kube import Kube
-from sidecar.core import actions, doomed, health, node_signal, strategy
+from sidecar.core import actions, claims, doomed, health, node_signal, strategy
 from sidecar.core.annotations import DeploymentView
 from sidecar.core.failback import failback_due_at
 from sidecar.core.inputs import Policy
 from sidecar.core.selectors import deployment_query
+from sidecar.core.signals import Interruption
+from sidecar.core.steps import STARTS_A_MOVE
 from sidecar.settings import Settings
 from spot_common import contract
 from spot_common.contract import State
@@ -44,6 +47,24 @@ class FactFinder:
             return 0
         pods = self.kube.list_pods(deployment_query(view.body))
         return len(doomed.on_node(pods, view.notice.node))
+
+    def ebs_claims(self, view: DeploymentView, signal: Interruption | None) -> frozenset[str]:
+        """The claims the template mounts that are backed by EBS, read only when a move may
+        start now (a signal, in a state a move starts from): per claim the pods mount, the
+        claim and its volume (or, unbound, its StorageClass). Most templates mount none."""
+        if signal is None or view.state not in STARTS_A_MOVE:
+            return frozenset()
+        found = set()
+        for name in claims.claim_names(view.template):
+            claim = self.kube.get_claim(name)
+            if claim is None:
+                continue
+            bound, kind = claims.volume_name(claim), claims.storage_class_name(claim)
+            volume = self.kube.get_volume(bound) if bound is not None else None
+            storage = self.kube.get_storage_class(kind) if volume is None and kind else None
+            if claims.backed_by_ebs(claim, volume, storage):
+                found.add(name)
+        return frozenset(found)
 
     def spot_available(self, view: DeploymentView, now: datetime) -> bool:
         """Whether a spot node a move back can land on exists (any of the capacity labels, and

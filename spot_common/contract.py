@@ -254,7 +254,8 @@ def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
     ``spot-failover-sidecar-pods`` allows an identity that carries :data:`SIDECAR_MARKER_RULE`
     only that annotation, only on its own account's pods. Watch and list by name (a
     ``metadata.name`` field selector) let a leader follow its Deployment and a standby follow
-    the Lease with one request instead of polling.
+    the Lease with one request instead of polling. Reading the claims of the namespace (get)
+    tells, before a move, which claims the pods mount are bound to EBS.
     """
     return [
         {
@@ -274,14 +275,19 @@ def sidecar_role_rules(deployment: str) -> list[dict[str, object]]:
             "verbs": ["get", "update", "watch", "list"],
         },
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
     ]
 
 
 SIDECAR_NODE_RULES: Final[list[dict[str, object]]] = [
     {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get"]},
+    {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get"]},
 ]
 """Cluster-wide: the node source watches its own Node, health checks read the pods' Nodes and
-failback looks for Ready spot Nodes. RBAC cannot scope a watch to one Node by name."""
+failback looks for Ready spot Nodes (RBAC cannot scope a watch to one Node by name); before a
+move, the volume or StorageClass behind a claim the pods mount tells whether it is EBS, which
+Fargate cannot mount (cluster-scoped objects whose names the claim gives: get only)."""
 
 NODE_EVENTS_NAMESPACE: Final = "default"
 """Where Kubernetes keeps the Events about Nodes (cluster-scoped objects): ``default``."""

@@ -846,6 +846,37 @@ def _sidecar_attempts() -> Iterator[Attempt]:
         ),
     )
     yield Attempt(s, "impersonate system:admin", RBAC, lambda st: _impersonating(st.sidecar.api))
+    # Storage: it may get a claim of its namespace, a volume or a class by name, nothing more.
+    yield Attempt(
+        s,
+        "list the claims of its namespace",
+        RBAC,
+        lambda st: client.CoreV1Api(st.sidecar.api).list_namespaced_persistent_volume_claim(
+            st.namespace
+        ),
+    )
+    yield Attempt(
+        s,
+        "list every PersistentVolume",
+        RBAC,
+        lambda st: client.CoreV1Api(st.sidecar.api).list_persistent_volume(),
+    )
+    yield Attempt(
+        s,
+        "create a claim",
+        RBAC,
+        lambda st: client.CoreV1Api(st.sidecar.api).create_namespaced_persistent_volume_claim(
+            st.namespace,
+            {
+                "metadata": {"name": _fresh("x")},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+            **DRY,
+        ),
+    )
     # Events it may not read (it may read those in default: where the Node Events are).
     for what, namespace in (
         ("read the Events of its own namespace", None),

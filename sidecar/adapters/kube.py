@@ -7,7 +7,9 @@ leaves as a typed error from :mod:`sidecar.adapters.errors`. The transport is
 The calls, and so the RBAC the sidecar needs (the webhook provisions exactly this): its
 Deployment (get, update, watch), ReplicaSets and Pods of its namespace (list; pods also patch,
 for their deletion cost), its Lease (get, update, watch), Events of its namespace (create),
-Nodes (get, list, watch), and the Events about its Node (list, watch, in ``default``).
+Nodes (get, list, watch), the Events about its Node (list, watch, in ``default``), and what
+a claim its pods mount is backed by (claims of its namespace, PersistentVolumes and
+StorageClasses: get).
 """
 
 from __future__ import annotations
@@ -157,6 +159,26 @@ class Kube:
             timeout_s=timeout_s,
             quiet_s=quiet_s,
         )
+
+    # --- what a claim is backed by -----------------------------------------------------------
+
+    def get_claim(self, name: str) -> JSON | None:
+        """The PersistentVolumeClaim ``name`` of this namespace; ``None`` if there is none."""
+        return self._maybe(f"{CORE}{self._ns}/persistentvolumeclaims/{name}", f"get claim {name}")
+
+    def get_volume(self, name: str) -> JSON | None:
+        return self._maybe(f"{CORE}/persistentvolumes/{name}", f"get volume {name}")
+
+    def get_storage_class(self, name: str) -> JSON | None:
+        return self._maybe(
+            f"/apis/storage.k8s.io/v1/storageclasses/{name}", f"get storage class {name}"
+        )
+
+    def _maybe(self, path: str, operation: str) -> JSON | None:
+        try:
+            return self.api.request("GET", path, operation)
+        except NotFound:
+            return None
 
     # --- Nodes ------------------------------------------------------------------------------
 

@@ -7,11 +7,11 @@ Fargate does not support. :func:`incompatibilities` walks the list, so a Deploym
 cannot run is refused with every reason before anything is patched. A new rule is one more
 function here, with its own test rows.
 
-Claims are a documented gap: whether one is backed by EBS is known only from the claim and its
-PersistentVolume, which a pure function cannot read. :func:`ebs_volumes` flags inline EBS
-volumes, and claims only when the caller names them in ``ebs_claims`` (no adapter does yet: the
-sidecar may not read claims and volumes). Fargate refuses such a pod at scheduling, and the
-move rolls back within seconds (:func:`sidecar.core.health.fargate_refusal`).
+A claim says whether it is EBS only through its volume or StorageClass, which a pure function
+cannot read: :func:`ebs_volumes` flags inline EBS volumes, and the claims the caller names in
+``ebs_claims`` (the sidecar reads them before a move: :mod:`sidecar.core.claims`). What Fargate
+still refuses at scheduling rolls the move back in seconds
+(:func:`sidecar.core.health.fargate_refusal`).
 
 Fargate's limits, as EKS documents them and reports them (``Pod not supported on Fargate: ...``):
 no privileged containers and no added Linux capabilities, none of the host's namespaces, ports

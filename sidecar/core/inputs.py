@@ -75,6 +75,9 @@ class Facts:
     """The verdict asked for by :class:`~sidecar.core.actions.CheckHealth`, once computed."""
     spot_available: bool = False
     """Whether spot capacity looks available for a move back."""
+    ebs_claims: frozenset[str] = frozenset()
+    """Claims the template's pods mount that are backed by EBS (:mod:`sidecar.core.claims`);
+    resolved by the shell only when this sidecar may start a move."""
     doomed_pods: int = 0
     """How many of the Deployment's pods run on the interrupted node; counted by the shell only
     while a ResourceQuota refuses the move's surge (:func:`sidecar.core.strategy.within_quota`)."""

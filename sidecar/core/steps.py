@@ -69,7 +69,7 @@ def _watching(view: DeploymentView, facts: Facts, policy: Policy, _now: datetime
     signal = _trigger(view, facts, policy)
     if signal is None:
         return Stay((Nothing("no interruption signal for this node"),), needs_lease=False)
-    return _move_to_fargate(view, policy, signal)
+    return _move_to_fargate(view, policy, signal, facts.ebs_claims)
 
 
 def _after_failure(view: DeploymentView, facts: Facts, policy: Policy, _now: datetime) -> Step:
@@ -81,7 +81,7 @@ def _after_failure(view: DeploymentView, facts: Facts, policy: Policy, _now: dat
     signal = _trigger(view, facts, policy)
     if signal is None or (view.notice is not None and view.notice.same_signal(signal)):
         return Stay((Nothing(f"{view.state}: no new interruption signal"),), needs_lease=False)
-    return _move_to_fargate(view, policy, signal)
+    return _move_to_fargate(view, policy, signal, facts.ebs_claims)
 
 
 def _migrating(view: DeploymentView, facts: Facts, policy: Policy, now: datetime) -> Step:
@@ -181,6 +181,9 @@ STEPS: Final[Mapping[State, StepFunction]] = {
 }
 """What each state waits for: one step function per state."""
 
+STARTS_A_MOVE: Final = frozenset({State.WATCHING, State.ROLLED_BACK, State.FAILED})
+"""The states whose step starts a move to Fargate on a wanted signal (after the checks)."""
+
 
 # --- Shared steps -----------------------------------------------------------------------------
 
@@ -202,12 +205,15 @@ def _fargate_target(view: DeploymentView, policy: Policy) -> tuple[Mapping[str, 
     )
 
 
-def _move_to_fargate(view: DeploymentView, policy: Policy, signal: Interruption) -> Move:
-    """Start a move for ``signal``, or refuse it with reasons if Fargate cannot run the pods."""
+def _move_to_fargate(
+    view: DeploymentView, policy: Policy, signal: Interruption, ebs_claims: frozenset[str]
+) -> Move:
+    """Start a move for ``signal``, or refuse it with reasons if Fargate cannot run the pods
+    (``ebs_claims``: the claims known to be backed by EBS)."""
     notice = Notice.of(signal)
     labels, profile = _fargate_target(view, policy)
     template, saved = fargate.to_fargate(view.template, labels, profile, policy.ec2_keys)
-    reasons = fargate_checks.incompatibilities(view.template)
+    reasons = fargate_checks.incompatibilities(view.template, ebs_claims=ebs_claims)
     if template == view.template:
         reasons.append(
             f"the move would not change the pod template: set {contract.FARGATE_LABELS} or "

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.controlplane import audit
 from devtools.controlplane.waiting import wait_for
-from devtools.scenario import Scenario, mounting
+from devtools.scenario import Scenario, mounting, no_memory_request
 from sidecar.core.times import parse_time
 from spot_common import contract
 from spot_common.contract import State
@@ -127,28 +127,46 @@ def test_a_users_edit_mid_move_survives(failover: Scenario) -> None:
 
 
 def test_a_pod_fargate_refuses_rolls_the_move_back_within_seconds(failover: Scenario) -> None:
-    """A claim on an EBS volume: fine on EC2, refused by Fargate's scheduler, and the sidecar's
-    own check cannot see what backs a claim. The refused pod ends the move with Fargate's words,
+    """A namespace whose LimitRange gives containers without a memory request 130 GiB: the
+    template is fine, the pods admission makes from it are beyond the largest Fargate size, so
+    only Fargate's scheduler refuses them. The refused pod ends the move with Fargate's words,
     long before the rollout timeout (120 s here) or the progress deadline (600 s)."""
-    failover.add_ebs_claim("data")
-    original = failover.create("pinned", replicas=1, tweak=mounting("data"))
-    failover.imds.set_notice(failover.busiest_spot_node("pinned"))
+    original = failover.create("big", replicas=1, tweak=no_memory_request)
+    failover.add_default_memory_request("130Gi")
+    failover.imds.set_notice(failover.busiest_spot_node("big"))
 
-    annotations = failover.wait_state("pinned", State.ROLLED_BACK, timeout_s=60)
+    annotations = failover.wait_state("big", State.ROLLED_BACK, timeout_s=60)
 
     message = annotations[contract.MESSAGE]
-    assert "Fargate refused pod pinned-" in message
-    assert "Pod not supported on Fargate: volumes not supported: data" in message
+    assert "Fargate refused pod big-" in message
+    assert "Pod not supported on Fargate: pod resource requests exceed" in message
     history = json.loads(annotations[contract.HISTORY])
     assert [entry["to"] for entry in history[-2:]] == ["Migrating", "RolledBack"]
     moved, rolled_back = (parse_time(entry["time"]) for entry in history[-2:])
     assert moved is not None
     assert rolled_back is not None
     assert (rolled_back - moved).total_seconds() < REFUSAL_TO_ROLLBACK_S
-    events = [e for e in failover.events("pinned") if e["reason"] == "RolledBack"]
+    events = [e for e in failover.events("big") if e["reason"] == "RolledBack"]
     assert [e["type"] for e in events] == ["Warning"]
     assert "Pod not supported on Fargate" in events[0]["message"]
+    assert failover.read("big")["spec"]["template"] == original["spec"]["template"]
+
+
+def test_a_claim_bound_to_ebs_is_refused_before_anything_is_patched(failover: Scenario) -> None:
+    """The claim says nothing of EBS itself: its volume does. The leader reads the claim and
+    the volume with its own token, and refuses the move up front."""
+    failover.add_ebs_claim("data")
+    original = failover.create("pinned", replicas=1, tweak=mounting("data"))
+    failover.imds.set_notice(failover.busiest_spot_node("pinned"))
+
+    annotations = failover.wait_state("pinned", State.FAILED, timeout_s=60)
+
+    assert (
+        "persistentVolumeClaim.claimName 'data' is bound to an EBS volume"
+        in annotations[contract.MESSAGE]
+    )
     assert failover.read("pinned")["spec"]["template"] == original["spec"]["template"]
+    assert [entry["to"] for entry in json.loads(annotations[contract.HISTORY])] == ["Failed"]
 
 
 def test_paused_and_opted_out_deployments_are_never_written(failover: Scenario) -> None:
