@@ -13,9 +13,11 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,12 +36,36 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         os._exit(1)
 
 
+LISTEN_PORTS_FROM = 20000
+"""The lowest port handed out to listen on; the highest is just below the ephemeral range."""
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_handing_out = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on loopback that nothing listens on right now, for a process to listen on.
+
+    Not one the kernel would pick itself (``bind`` to port 0 does, from the ephemeral range):
+    any outgoing connection takes its local port from that range too, so such a port could be
+    in use by a client connection before the process that was handed it binds it (seen:
+    ``address already in use`` from a webhook starting while the API server was busy). Below
+    that range the kernel picks nothing; a random one is tried, and none twice per harness."""
+    below = _ephemeral_low()
+    with _handing_out:
+        for _ in range(1000):
+            port = random.randrange(LISTEN_PORTS_FROM, below)  # noqa: S311 - not a secret
+            if port not in _handed_out and not port_is_bound(port):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS_FROM}..{below - 1}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def port_is_bound(port: int) -> bool:

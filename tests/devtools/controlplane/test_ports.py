@@ -1,0 +1,40 @@
+"""Ports handed out to listen on are never ones the kernel could give an outgoing connection
+meanwhile, and never the same twice."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from devtools.controlplane import processes
+from devtools.controlplane.processes import free_port
+
+
+def test_a_port_to_listen_on_is_below_the_ephemeral_range_and_free() -> None:
+    low = processes._ephemeral_low()
+
+    port = free_port()
+
+    assert processes.LISTEN_PORTS_FROM <= port < low
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))  # nothing listens there
+
+
+def test_no_port_is_handed_out_twice() -> None:
+    ports = [free_port() for _ in range(200)]
+
+    assert len(set(ports)) == len(ports)
+
+
+def test_a_port_something_listens_on_is_not_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        monkeypatch.setattr(processes, "LISTEN_PORTS_FROM", busy)
+        monkeypatch.setattr(processes, "_ephemeral_low", lambda: busy + 1)
+        monkeypatch.setattr(processes, "_handed_out", set())
+
+        with pytest.raises(RuntimeError, match="no free port"):
+            free_port()
