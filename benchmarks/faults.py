@@ -65,6 +65,8 @@ SETTLE_S: Final = 300.0
 BEYOND_FARGATE: Final = "130Gi"
 """The memory the refusal trial's LimitRange gives every container that requests none."""
 MOVING: Final = frozenset({State.MIGRATING, State.ON_FARGATE})
+LOG_LINES: Final = 25
+"""How much of each process's log a failed trial's error carries."""
 KINDS: Final = ("voluntary", "karpenter", "refusal", "failback", "annotation")
 
 
@@ -255,8 +257,9 @@ def _where(failover: Scenario) -> str:
     except Exception as error:  # only for the message
         return f"(could not read the Deployment: {error})"
     history = json.loads(annotations.get(contract.HISTORY, "[]"))
+    logs = "".join(f"\n--- {title}\n{text}" for title, text in failover.diagnostics(LOG_LINES))
     return (
         f"state {annotations.get(contract.STATE)!r} "
         f"({annotations.get(contract.MESSAGE, 'no message')}), "
-        f"history {[h.get('to') for h in history]}, pods: {pods}"
+        f"history {[h.get('to') for h in history]}, pods: {pods}{logs}"
     )

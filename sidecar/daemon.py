@@ -155,6 +155,7 @@ class Daemon:
         """One tick: observe, and decide and act if there is anything to decide."""
         now = self.clock()
         signal = self._observe(now)
+        self.events.retry_pending()
         memory = self.memory
         if not wakeup.needs_attention(
             memory.view,
