@@ -27,7 +27,7 @@ class RefusingKube:
         self.recorded: list[str] = []
         self.tried = 0
 
-    def record_event(self, body: Any, *, reason: str, **_: Any) -> None:
+    def record_event(self, _body: Any, *, reason: str, **_: Any) -> None:
         self.tried += 1
         if self.refusals > 0:
             self.refusals -= 1
