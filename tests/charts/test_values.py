@@ -109,7 +109,7 @@ def chart_bounds(prop: dict[str, Any]) -> dict[str, object]:
 
 
 def rendered_webhook_env(values: dict[str, object]) -> dict[str, str]:
-    return container_env(find(render(values), "Deployment"))
+    return container_env(find(render(values), "Deployment", "spot-failover-webhook"))
 
 
 # --- every setting has its value --------------------------------------------------------------
