@@ -26,11 +26,15 @@ from tests.sidecar.conftest import MakeFailover
 
 pytestmark = pytest.mark.cluster
 
-ROLLOUT_TIMEOUT_S: Final = 20
+ROLLOUT_TIMEOUT_S: Final = 30
 LEASE_DURATION_S: Final = int(SIDECAR_ENV["SPOT_FAILOVER_LEASE_DURATION_S"])
 BOUND_S: Final = ROLLOUT_TIMEOUT_S + 2 * LEASE_DURATION_S
 """The issue's bound: the rollout timeout plus two Lease terms."""
 ENV: Final = {**SIDECAR_ENV, "SPOT_FAILOVER_ROLLOUT_TIMEOUT_S": str(ROLLOUT_TIMEOUT_S)}
+REFUSAL: Final = (
+    "Pod not supported on Fargate: invalid SecurityContext fields: Capabilities added: NET_ADMIN"
+)
+"""What Fargate says of a pod a mesh's webhook gave NET_ADMIN: seen only on the new pods."""
 NEVER_PROVISIONED: Final = FargateTiming(
     provision_s=3600, provision_jitter_s=0, start_s=0, start_jitter_s=0
 )
@@ -122,6 +126,29 @@ def test_a_move_whose_every_sidecar_died_is_rolled_back_by_the_warden_within_the
     wait_for(lambda: failover.lease_holder("web") == "", 10, "the warden to let go of the Lease")
     events = [e for e in failover.events("web") if e["reason"] == "RolledBack"]
     assert [e["type"] for e in events] == ["Warning"]
+
+
+def test_a_refusal_no_sidecar_is_left_to_see_is_rolled_back_at_the_wardens_first_look(
+    scenario_and_warden: tuple[Scenario, LocalWarden], eks: EksSimulator
+) -> None:
+    failover, warden = scenario_and_warden
+    failover.create("web", replicas=2)
+    failover.imds.set_notice(failover.busiest_spot_node("web"))
+    failover.wait_state("web", State.MIGRATING)
+    wait_for(lambda: failover.lease_holder("web"), 10, "a leader")
+    for pod in failover.runner.pods():
+        failover.runner.kill(pod)
+
+    refused = wait_for(
+        lambda: eks.fargate.refuse_waiting(failover.namespace, REFUSAL), 10, "a new pod to refuse"
+    )
+
+    annotations = failover.wait_state("web", State.ROLLED_BACK, timeout_s=BOUND_S + 15)
+    assert _history(annotations)[-1]["by"] == warden.holder
+    message = annotations[contract.MESSAGE]
+    assert any(f"Fargate refused pod {name}: {REFUSAL}" in message for name in refused)
+    # Two Lease terms after the leader's death, not the rollout timeout.
+    assert _seconds_of_the_move(annotations) < ROLLOUT_TIMEOUT_S
 
 
 def test_a_move_a_live_sidecar_leads_is_left_to_it(
