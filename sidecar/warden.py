@@ -114,17 +114,13 @@ def move_settings(holder: str, namespace: str, deployment: str) -> Settings:
 class Runner:
     """One move the warden leads: a sidecar's loop for that Deployment, in a thread."""
 
-    daemon: Daemon
     shutdown: Shutdown
     thread: threading.Thread
+    settled: Callable[[], bool]
+    """Whether the loop's last tick left the move settled (its work is done)."""
 
     def stop(self) -> None:
         self.shutdown.requested.set()
-
-    @property
-    def settled(self) -> bool:
-        view = self.daemon.memory.view
-        return view is not None and view.state not in UNFINISHED
 
 
 @dataclasses.dataclass
@@ -175,7 +171,7 @@ class Warden:
         log.info("following unfinished moves", extra={"namespaces": namespaces})
         try:
             while not stop.is_set():
-                self._step()
+                self.step()
                 self._pause(stop)
         finally:
             self._stop_all()
@@ -191,7 +187,7 @@ class Warden:
             if wait_s > 0 and not stop.is_set():
                 self._changed.wait(wait_s)
 
-    def _step(self) -> None:
+    def step(self) -> None:
         """Read what is due, start a runner for each stuck move, end those that are done."""
         now = self.clock()
         with self._changed:
@@ -203,7 +199,7 @@ class Warden:
             finished = [
                 key
                 for key, f in self._followed.items()
-                if f.runner is not None and (f.runner.settled or not f.runner.thread.is_alive())
+                if f.runner is not None and (f.runner.settled() or not f.runner.thread.is_alive())
             ]
         for key in finished:
             self._end(key, "the move ended")
@@ -277,7 +273,7 @@ class Warden:
                 ):
                     if stop.is_set():
                         return
-                    version = self._seen(event) or version
+                    version = self.seen(event) or version
                     failures = 0
             except ApiError as error:
                 failures += 1
@@ -288,7 +284,7 @@ class Warden:
                 )
                 stop.wait(min(60.0, float(failures)))
 
-    def _seen(self, event: JSON) -> str | None:
+    def seen(self, event: JSON) -> str | None:
         """Keep or forget the Deployment of one watch event; its ``resourceVersion``."""
         body = event.get("object") or {}
         metadata = body.get("metadata") or {}
@@ -379,8 +375,12 @@ class Warden:
             except Exception:
                 log.exception("leading the move failed", extra=_context(key))
 
+        def settled() -> bool:
+            view = daemon.memory.view
+            return view is not None and view.state not in UNFINISHED
+
         thread = threading.Thread(target=lead, name=f"lead-{namespace}/{name}", daemon=True)
-        return Runner(daemon, shutdown, thread)
+        return Runner(shutdown, thread, settled)
 
 
 def _annotations(body: Mapping[str, object]) -> dict[str, str]:
