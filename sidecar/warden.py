@@ -260,12 +260,13 @@ class Warden:
     # --- what the watch says ----------------------------------------------------------------
 
     def _watch(self, namespace: str | None, stop: threading.Event) -> None:
+        api = self.api.fork()  # a transport of this thread's own
         version: str | None = None
         failures = 0
         while not stop.is_set():
             try:
                 for event in watch_deployments(
-                    self.api.fork() if version is None else self.api,
+                    api,
                     namespace,
                     version,
                     WATCH_S,
