@@ -308,7 +308,7 @@ never in a pod's name, so no sidecar's identity looks like it; the admission pol
 account writes such a holder (``spot-failover-warden-leases``)."""
 
 WARDEN_CLUSTER_RULES: Final[list[dict[str, object]]] = [
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["update"]},
     {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
@@ -321,9 +321,10 @@ WARDEN_CLUSTER_RULES: Final[list[dict[str, object]]] = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 """The warden's ClusterRole (deploy/warden), and nothing more: find the opted-in Deployments
-with an unfinished move (list, watch), follow one (get, watch by name), take its Lease (get,
-update, watch by name), judge the rollout's health (ReplicaSets, pods, the pods' Nodes), write
-the transition (update) and say so (Events). Cluster-wide because opted-in Deployments may be
-in any namespace; the admission policies ``spot-failover-warden-scope``,
-``spot-failover-warden-leases`` and ``spot-failover-warden-events`` narrow every write to what a
-sidecar leader may write, and only to a Deployment whose move is unfinished."""
+with an unfinished move (a watch, which starts with every Deployment: no list), follow one
+(get, watch by name), take its Lease (get, update, watch by name), judge the rollout's health
+(ReplicaSets, pods, the pods' Nodes), write the transition (update) and say so (Events).
+Cluster-wide because opted-in Deployments may be in any namespace; the admission policies
+``spot-failover-warden-scope``, ``spot-failover-warden-leases`` and
+``spot-failover-warden-events`` narrow every write to what a sidecar leader may write, and only
+to a Deployment whose move is unfinished."""

@@ -1136,9 +1136,18 @@ def _warden_attempts() -> Iterator[Attempt]:
     )
     yield Attempt(
         w,
-        "find the moves under way in every namespace",
+        "watch the Deployments of every namespace",
         ALLOWED,
+        lambda st: client.AppsV1Api(st.warden).list_deployment_for_all_namespaces(
+            watch=True, timeout_seconds=1, _preload_content=False
+        ),
+    )
+    yield Attempt(
+        w,
+        "list the Deployments of every namespace",
+        RBAC,
         lambda st: client.AppsV1Api(st.warden).list_deployment_for_all_namespaces(limit=1),
+        7,
     )
 
 
