@@ -1,6 +1,7 @@
 """No move is left stuck: when every sidecar died mid-move and the new pods never start, the
 warden (``python -m sidecar --warden``, with deploy/warden's identity) ends the move by its
-rollout timeout plus two Lease terms; while a live sidecar leads a move, it only watches."""
+rollout timeout plus two Lease terms; while a live sidecar leads a move, it only watches, and
+reads the move about once every two Lease terms."""
 
 from __future__ import annotations
 
@@ -86,14 +87,21 @@ def _seconds_of_the_move(annotations: dict[str, str]) -> float:
     return (ended - moved).total_seconds()
 
 
+def _warden_requests(failover: Scenario) -> list[audit.AuditedRequest]:
+    """The requests the warden's account made in the scenario's namespace."""
+    return [
+        r
+        for r in audit.read(failover.cluster.audit_log)
+        if r.user == username() and f"/namespaces/{failover.namespace}/" in r.uri
+    ]
+
+
 def _warden_writes(failover: Scenario) -> list[str]:
     """The URIs of the writes the warden's account made in the scenario's namespace."""
     return [
         r.uri
-        for r in audit.read(failover.cluster.audit_log)
-        if r.user == username()
-        and r.verb in {"update", "patch", "create"}
-        and f"/namespaces/{failover.namespace}/" in r.uri
+        for r in _warden_requests(failover)
+        if r.verb in {"update", "patch", "create", "delete"}
     ]
 
 
@@ -166,3 +174,7 @@ def test_a_move_a_live_sidecar_leads_is_left_to_it(
     assert history[-1]["by"].startswith("web-")
     assert _warden_writes(failover) == []
     assert _warden_read_the_lease(failover, "web")  # it followed the move, and let it be
+    requests = _warden_requests(failover)
+    assert {r.verb for r in requests} == {"get", "watch"}
+    looks = len([r for r in requests if r.verb == "get"]) / 2  # the Deployment and its Lease
+    assert looks <= _seconds_of_the_move(annotations) / (2 * LEASE_DURATION_S) + 2
