@@ -23,7 +23,6 @@ from typing import TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from sidecar import warden
 from sidecar.adapters.apiserver import ApiServer
 from sidecar.adapters.credentials import InCluster
 from sidecar.adapters.errors import NoCredentials
@@ -41,7 +40,6 @@ from sidecar.sources import node as node_source
 from sidecar.sources.imds import ImdsSource
 from sidecar.sources.karpenter import KarpenterSource
 from sidecar.sources.node import NodeSource
-from sidecar.warden import WardenSettings
 from spot_common import contract, logs
 
 log = logging.getLogger("sidecar")
@@ -65,7 +63,10 @@ def _settings_or_exit(
 
 
 def _warden() -> int:
-    settings = _settings_or_exit(WardenSettings, "SPOT_FAILOVER_WARDEN_")
+    # Imported here: a sidecar, whose memory every Fargate pod pays for, never loads it.
+    from sidecar import warden  # noqa: PLC0415
+
+    settings = _settings_or_exit(warden.WardenSettings, "SPOT_FAILOVER_WARDEN_")
     # The moves' settings (SPOT_FAILOVER_*), checked before any move is led.
     _settings_or_exit(lambda: warden.move_settings(settings.pod_name, "-", "-"))
     logs.configure(settings.log_level, program="spot-failover-warden", quiet=("urllib3",))
