@@ -4,7 +4,8 @@
 #                 local control plane
 #   make cluster  start that control plane by hand and print its kubeconfig path
 #   make demo     a whole failover on the local control plane, told as a timeline
-#                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down|eks-timing)
+#                 (SCENARIO=leader-killed|failed-rollout|imds-unreachable|webhook-down|
+#                 stuck-move|eks-timing)
 #   make bench    benchmarks -> benchmarks/results/latest.json and BENCHMARKS.md
 #   make audit    every identity's escalation attempts on the local control plane, and kube-score
 #                 on the rendered manifests -> SECURITY-AUDIT.md, benchmarks/results/audit.json

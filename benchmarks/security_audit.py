@@ -34,6 +34,7 @@ ISSUE_ITEMS: Final = {
     3: "Lease squatting",
     5: "names that collide",
     6: "the certificate Job, forged Events",
+    7: "the warden",
 }
 
 

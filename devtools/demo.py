@@ -15,13 +15,17 @@ progress deadline and is rolled back),
 ``imds-unreachable`` (hop limit 1: the Node taint of the termination handler takes over),
 ``webhook-down`` (the webhook is stopped before the notice: the Fargate pods come up without
 the sidecar; once the webhook is back, one of them is restarted and its replacement, with the
-sidecar, finishes the move, and the webhook reports the pods it missed).
+sidecar, finishes the move, and the webhook reports the pods it missed),
+``stuck-move`` (Fargate has no capacity, so the new pods never start, and every sidecar is
+killed mid-move: the warden, run as deploy/warden installs it, takes the Lease two terms after
+the leader's death and rolls the move back at its timeout).
 Exits non-zero if the story does not end where it should.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -40,9 +44,12 @@ from devtools.controlplane.kube import Kube, api_client
 from devtools.controlplane.nodes import spot_node
 from devtools.controlplane.waiting import WaitTimeoutError, wait_for
 from devtools.eks import EksSimulator
+from devtools.eks.timing import FargateTiming
 from devtools.imds import FaultKind
+from devtools.local_warden import LocalWarden
 from devtools.local_webhook import LocalWebhookError
 from devtools.scenario import (
+    SIDECAR_ENV,
     SPOT_NODES,
     Scenario,
     ScenarioError,
@@ -172,10 +179,18 @@ def _slow(body: dict[str, Any]) -> None:
     body["spec"]["minReadySeconds"] = 4
 
 
+STUCK_ROLLOUT_TIMEOUT_S = "30"
+"""The stuck move's rollout timeout: the warden rolls it back then."""
+NO_CAPACITY = FargateTiming(provision_s=3600, provision_jitter_s=0, start_s=0, start_jitter_s=0)
+"""Fargate has no capacity: a new pod stays Pending, and no sidecar runs in it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Story:
     tweak: Callable[[dict[str, Any]], None] | None = None
     ends: State = State.WATCHING
+    sidecar_env: dict[str, str] | None = None
+    """Settings of the sidecars (and of the warden) over the test timings."""
 
 
 STORIES: dict[str, Story] = {
@@ -184,15 +199,21 @@ STORIES: dict[str, Story] = {
     "failed-rollout": Story(_on_an_ebs_volume, ends=State.ROLLED_BACK),
     "imds-unreachable": Story(),
     "webhook-down": Story(_slow),
+    "stuck-move": Story(
+        ends=State.ROLLED_BACK,
+        sidecar_env={"SPOT_FAILOVER_ROLLOUT_TIMEOUT_S": STUCK_ROLLOUT_TIMEOUT_S},
+    ),
 }
 
 
 class Demo:
     """One story on a running scenario, told step by step."""
 
-    def __init__(self, kind: str, failover: Scenario, timeline: Timeline) -> None:
+    def __init__(
+        self, kind: str, failover: Scenario, timeline: Timeline, eks: EksSimulator
+    ) -> None:
         self.kind, self.story = kind, STORIES[kind]
-        self.failover, self.timeline = failover, timeline
+        self.failover, self.timeline, self.eks = failover, timeline, eks
         self.observer = Observer(failover, timeline)
         self.node = ""
         self.killed: set[str] = set()
@@ -214,6 +235,8 @@ class Demo:
                 self.timeline.say("leader killed", f"SIGKILL {leader} (its node vanished)")
             if self.kind == "webhook-down":
                 self.webhook_comes_back()
+            if self.kind == "stuck-move":
+                self.kill_every_sidecar()
             if self.story.ends is State.ROLLED_BACK:
                 f.wait_state(NAME, State.ROLLED_BACK, timeout_s=90)
                 self.status("rolled back")
@@ -264,6 +287,9 @@ class Demo:
 
     def interrupt(self) -> None:
         f = self.failover
+        if self.kind == "stuck-move":
+            self.eks.fargate.timing = NO_CAPACITY
+            self.timeline.say("Fargate full", "new pods stay Pending: no sidecar will run in them")
         if self.kind == "webhook-down":
             f.webhook.stop()
             self.timeline.say("webhook down", "SIGTERM; failurePolicy Ignore lets pods through")
@@ -299,6 +325,18 @@ class Demo:
         restarted = min(f.pods_without_sidecar(NAME))
         f.kube.core.delete_namespaced_pod(restarted, f.namespace)
         self.timeline.say("pod restarted", f"{restarted}: its replacement gets the sidecar")
+
+    def kill_every_sidecar(self) -> None:
+        f = self.failover
+        wait_for(lambda: f.lease_holder(NAME), 10, "a leader")
+        pods = f.runner.pods()
+        for pod in pods:
+            f.runner.kill(pod)
+        self.killed.update(pods)
+        self.timeline.say(
+            "every sidecar killed",
+            f"SIGKILL {', '.join(sorted(pods))}: the leader too; the warden waits two terms",
+        )
 
     def wait_reported(self) -> None:
         f = self.failover
@@ -387,9 +425,29 @@ def run(kind: str, work: Path) -> int:
         print(
             "Starting the webhook (python -m webhook, with deploy/'s identity and configuration)..."
         )
+        story = STORIES[kind]
         try:
-            with eks, scenario(cluster, kube, NAMESPACE, work / "scenario") as failover:
-                ok = Demo(kind, failover, Timeline()).tell()
+            with (
+                eks,
+                scenario(
+                    cluster, kube, NAMESPACE, work / "scenario", sidecar_env=story.sidecar_env
+                ) as failover,
+                contextlib.ExitStack() as extras,
+            ):
+                if kind == "stuck-move":
+                    print(
+                        "Starting the warden (python -m sidecar --warden, as deploy/warden has it)"
+                    )
+                    extras.enter_context(
+                        LocalWarden(
+                            cluster,
+                            kube,
+                            work / "warden",
+                            namespaces=[NAMESPACE],
+                            env={**SIDECAR_ENV, **(story.sidecar_env or {})},
+                        )
+                    )
+                ok = Demo(kind, failover, Timeline(), eks).tell()
         except FAILURES as error:
             print(f"\nThe demo could not run: {error}")
             ok = False

@@ -1,5 +1,8 @@
 """``spot-failover-sidecar``: read the settings, wire the adapters, run the loop until SIGTERM.
 
+With ``--warden`` the same program runs as the warden instead (:mod:`sidecar.warden`): not in
+an app's pod but in a Deployment of its own, off spot, ending the moves no sidecar can finish.
+
 The signal sources are built here, in the order the loop polls them (:func:`_signal_sources`):
 IMDS, Karpenter's record in the Node's Events, the Node. A new source is one module in
 :mod:`sidecar.sources` and one entry there.
@@ -15,8 +18,10 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
+from typing import TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from sidecar.adapters.apiserver import ApiServer
 from sidecar.adapters.credentials import InCluster
@@ -35,25 +40,46 @@ from sidecar.sources import node as node_source
 from sidecar.sources.imds import ImdsSource
 from sidecar.sources.karpenter import KarpenterSource
 from sidecar.sources.node import NodeSource
-from spot_common import logs
+from spot_common import contract, logs
 
 log = logging.getLogger("sidecar")
+_Settings = TypeVar("_Settings", bound=BaseSettings)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _settings_or_exit() -> Settings:
+def _settings_or_exit(
+    kind: Callable[[], _Settings], prefix: str = contract.ENV_PREFIX
+) -> _Settings:
     try:
-        return Settings()
+        return kind()
     except ValidationError as error:
         for problem in error.errors():
             field = "_".join(str(part) for part in problem["loc"]).upper()
-            print(
-                f"spot-failover-sidecar: SPOT_FAILOVER_{field}: {problem['msg']}", file=sys.stderr
-            )
+            print(f"spot-failover-sidecar: {prefix}{field}: {problem['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _warden() -> int:
+    # Imported here: a sidecar, whose memory every Fargate pod pays for, never loads it.
+    from sidecar import warden  # noqa: PLC0415
+
+    settings = _settings_or_exit(warden.WardenSettings, "SPOT_FAILOVER_WARDEN_")
+    # The moves' settings (SPOT_FAILOVER_*), checked before any move is led.
+    _settings_or_exit(lambda: warden.move_settings(settings.pod_name, "-", "-"))
+    logs.configure(settings.log_level, program="spot-failover-warden", quiet=("urllib3",))
+    log.info("starting the warden", extra={"settings": settings.model_dump(mode="json")})
+    shutdown = Shutdown()
+    shutdown.install()
+    try:
+        return warden.main(settings, shutdown)
+    except NoCredentials as error:
+        print(f"spot-failover-sidecar: {error}", file=sys.stderr)
+        return 2
+    finally:
+        log.info("stopped", extra={"signal": shutdown.signal_name})
 
 
 def _imds(
@@ -101,10 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spot-failover-sidecar", description=__doc__)
     parser.add_argument("--once", action="store_true", help="run one tick and exit (for tests)")
     parser.add_argument(
+        "--warden",
+        action="store_true",
+        help="run as the warden: end the moves that no sidecar is left to finish",
+    )
+    parser.add_argument(
         "--version", action="version", version=f"%(prog)s {version('spot-failover')}"
     )
     args = parser.parse_args(argv)
-    settings = _settings_or_exit()
+    if args.warden:
+        return _warden()
+    settings = _settings_or_exit(Settings)
     logs.configure(settings.log_level, program="spot-failover-sidecar", quiet=("urllib3",))
     log.info("starting", extra={"settings": settings.model_dump(mode="json")})
 

@@ -299,3 +299,38 @@ SIDECAR_NODE_EVENT_RULES: Final[list[dict[str, object]]] = [
 the sidecar looks among the Node's Events for Karpenter's record of a spot interruption. RBAC
 cannot narrow a list or watch to the Events about one object (their names are not known in
 advance), so these rules let it read every Event in that namespace, and nothing else there."""
+
+# --- The warden: the last resort for a move no sidecar can finish -----------------------------
+
+WARDEN_SERVICE_ACCOUNT: Final = "spot-failover-warden"
+"""The warden's ServiceAccount, in the install's namespace (deploy/warden). The admission
+policies ``spot-failover-warden-*`` recognise it by its full name,
+``system:serviceaccount:spot-failover:spot-failover-warden``."""
+
+WARDEN_HOLDER_PREFIX: Final = "spot-failover-warden/"
+"""How the warden names itself as a Lease holder: this prefix and its pod's name. A ``/`` is
+never in a pod's name, so no sidecar's identity looks like it; the admission policy
+``spot-failover-lease-holders`` lets a pod write only its own name, so only the warden's
+account writes such a holder (``spot-failover-warden-leases``)."""
+
+WARDEN_CLUSTER_RULES: Final[list[dict[str, object]]] = [
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["update"]},
+    {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["get", "update", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
+"""The warden's ClusterRole (deploy/warden), and nothing more: find the opted-in Deployments
+with an unfinished move (a watch, which starts with every Deployment: no list), follow one
+(get, watch by name), take its Lease (get, update, watch by name), judge the rollout's health
+(ReplicaSets, pods, the pods' Nodes), write the transition (update) and say so (Events).
+Cluster-wide because opted-in Deployments may be in any namespace; the admission policies
+``spot-failover-warden-scope``, ``spot-failover-warden-leases`` and
+``spot-failover-warden-events`` narrow every write to what a sidecar leader may write, and only
+to a Deployment whose move is unfinished."""

@@ -86,28 +86,47 @@ def _install(
         except CliError as error:
             results.append(_unreadable(GROUP, "service", "the webhook's Service", error))
     service = (hooks[0].get("clientConfig") or {}).get("service") if hooks else None
+    home = str(service.get("namespace")) if isinstance(service, dict) else None
     try:
-        certgen = isinstance(service, dict) and _certgen_installed(
-            connection, str(service.get("namespace")), timeout_s
+        certgen = home is not None and _account(
+            connection, home, install_checks.CERTGEN_ACCOUNT, timeout_s
+        )
+        warden = home is not None and _account(
+            connection, home, install_checks.WARDEN_ACCOUNT, timeout_s
         )
         found = {
             policy: reads.get(
                 connection, f"{reads.ADMISSION}/validatingadmissionpolicies/{policy}", timeout_s
             )
-            for policy in install_checks.POLICIES + install_checks.CERTGEN_POLICIES
+            for policy in install_checks.POLICIES
+            + install_checks.CERTGEN_POLICIES
+            + install_checks.WARDEN_POLICIES
         }
         bindings = reads.items(
             connection, f"{reads.ADMISSION}/validatingadmissionpolicybindings", timeout_s
         )
     except CliError as error:
         return [*results, _unreadable(GROUP, "admission-policy", "the admission policies", error)]
-    return results + install_checks.policies(found, bindings, certgen=certgen)
+    results += install_checks.policies(found, bindings, certgen=certgen, warden=warden)
+    if home is not None:
+        results.append(_warden(connection, home, timeout_s))
+    return results
 
 
-def _certgen_installed(connection: Connection, namespace: str, timeout_s: float | None) -> bool:
-    """Whether the certificate Job's identity exists beside the webhook's Service."""
-    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{install_checks.CERTGEN_ACCOUNT}"
+def _account(connection: Connection, namespace: str, name: str, timeout_s: float | None) -> bool:
+    """Whether a ServiceAccount of spot-failover (the certificate Job's, the warden's) exists
+    beside the webhook's Service."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
     return reads.get(connection, path, timeout_s) is not None
+
+
+def _warden(connection: Connection, namespace: str, timeout_s: float | None) -> Result:
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{install_checks.WARDEN_DEPLOYMENT}"
+    try:
+        deployment = reads.get(connection, path, timeout_s)
+    except CliError as error:
+        return _unreadable(GROUP, "warden", "the warden's Deployment", error)
+    return install_checks.warden(namespace, deployment)
 
 
 def _endpoint_and_certificate(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from spot_common import contract
 from spot_failover.checks import Result, Status, ok
 
 GROUP: Final = "install"
@@ -25,6 +26,17 @@ CERTGEN_ACCOUNT: Final = "spot-failover-webhook-certgen"
 CERTGEN_POLICIES: Final = ("spot-failover-certgen-cabundle-only", "spot-failover-certgen-secrets")
 """The policies of deploy/certgen, which hold the certificate Job's identity to its job: needed
 wherever that identity exists (not with cert-manager, nor with a CA of your own)."""
+
+WARDEN_ACCOUNT: Final = contract.WARDEN_SERVICE_ACCOUNT
+"""The warden's ServiceAccount, in the webhook's namespace when the warden is installed."""
+WARDEN_DEPLOYMENT: Final = "spot-failover-warden"
+WARDEN_POLICIES: Final = (
+    "spot-failover-warden-scope",
+    "spot-failover-warden-leases",
+    "spot-failover-warden-events",
+)
+"""The policies of deploy/warden, which hold the warden's cluster-wide rights to a sidecar
+leader's: needed wherever its identity exists."""
 
 Object = Mapping[str, Any]
 
@@ -139,12 +151,17 @@ def called_by_url(url: str) -> Result:
 
 
 def policies(
-    found: Mapping[str, Object | None], bindings: Sequence[Object], *, certgen: bool
+    found: Mapping[str, Object | None],
+    bindings: Sequence[Object],
+    *,
+    certgen: bool,
+    warden: bool = False,
 ) -> list[Result]:
     """Each policy present and bound to deny; the certificate Job's too when ``certgen`` (its
-    ServiceAccount exists)."""
+    ServiceAccount exists), the warden's when ``warden`` (its ServiceAccount exists)."""
     results = []
-    for name in POLICIES + (CERTGEN_POLICIES if certgen else ()):
+    wanted = POLICIES + (CERTGEN_POLICIES if certgen else ()) + (WARDEN_POLICIES if warden else ())
+    for name in wanted:
         if found.get(name) is None:
             results.append(
                 Result(
@@ -183,3 +200,31 @@ def policies(
                 )
             )
     return results
+
+
+def warden(namespace: str, deployment: Object | None) -> Result:
+    """Whether the warden runs: without it, a move whose every sidecar is gone (the leader died
+    with its node, the new pods never started) is never ended."""
+    where = f"{namespace}/{WARDEN_DEPLOYMENT}"
+    if deployment is None:
+        return Result(
+            GROUP,
+            "warden",
+            Status.WARN,
+            f"the warden {where} is not installed: a move whose every sidecar is gone "
+            "(its new pods never started) is never ended",
+            "install it: kubectl apply -k deploy/ (deploy/warden), or the chart with "
+            "warden.enabled=true",
+        )
+    ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
+    if ready < 1:
+        return Result(
+            GROUP,
+            "warden",
+            Status.WARN,
+            f"the warden {where} has no ready replica: a move whose every sidecar is gone is "
+            "not ended until it runs",
+            f"kubectl -n {namespace} describe deployment {WARDEN_DEPLOYMENT} (it runs only on "
+            "nodes that are not spot)",
+        )
+    return ok(GROUP, "warden", f"the warden {where} runs ({ready} ready)")

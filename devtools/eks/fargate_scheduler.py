@@ -95,6 +95,23 @@ class FargateScheduler:
             found = self._nodes.get(f"{namespace}/{pod}")
         return found[1] if found else None
 
+    def refuse_waiting(self, namespace: str, message: str) -> list[str]:
+        """Refuse, as Fargate's scheduler refuses a pod, every pod of ``namespace`` still waiting
+        for its Fargate node (with a provisioning delay long enough to be caught waiting): for a
+        refusal that comes when no sidecar is left to see it. The names of the pods refused."""
+        found = self._kube.core.list_namespaced_pod(
+            namespace, field_selector=f"spec.schedulerName={SCHEDULER_NAME}"
+        )
+        refused = []
+        for item in found.items:
+            pod = dict(self._kube.api.sanitize_for_serialization(item))
+            if pod["spec"].get("nodeName") or "deletionTimestamp" in pod["metadata"]:
+                continue
+            self._agenda.cancel(object_key(pod))
+            self._refuse(pod, message)
+            refused.append(str(pod["metadata"]["name"]))
+        return refused
+
     # --- events -------------------------------------------------------------------------------
 
     def _on_pod(self, kind: str, pod: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ one source of truth for ``make audit`` (:mod:`benchmarks.security_audit`) and fo
 
 ``issue`` is the item of the security review (issue 11) that an attack belongs to: 1 the
 webhook's RBAC writes, 2 rights that linger, 3 Lease squatting, 5 names that collide, 6 the
-certificate Job and forged Events; 0 the sidecar's scope from before that review.
+certificate Job and forged Events; 0 the sidecar's scope from before that review; 7 the warden
+(issue 10, item 5: a leader of last resort with cluster-wide rights, narrowed by admission).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from devtools.security.stage import (
     NOT_OURS,
     OTHER_ROLE,
     TEAM_BINDING,
+    TEAM_LEASE,
     UNBOUND,
     WEB,
+    WEB_B,
     PodIdentity,
     Stage,
 )
@@ -57,6 +60,9 @@ NEVER_WRITES: Final = "spot-failover-webhook-never-writes"
 WEBHOOK_RBAC: Final = "spot-failover-webhook-rbac"
 CABUNDLE_ONLY: Final = "spot-failover-certgen-cabundle-only"
 CERTGEN_SECRETS: Final = "spot-failover-certgen-secrets"
+WARDEN_SCOPE: Final = "spot-failover-warden-scope"
+WARDEN_LEASES: Final = "spot-failover-warden-leases"
+WARDEN_EVENTS: Final = "spot-failover-warden-events"
 
 
 class Identity(enum.StrEnum):
@@ -65,6 +71,7 @@ class Identity(enum.StrEnum):
     SIDECAR = "sidecar (pod-bound token)"
     OPTED_OUT = "sidecar after an opt-out, webhook down"
     MOVED = "sidecar's old account after a ServiceAccount change, webhook down"
+    WARDEN = "warden"
 
 
 Call = Callable[[Stage], object]
@@ -944,11 +951,243 @@ def _lingering_attempts() -> Iterator[Attempt]:
     )
 
 
+# --- the warden -------------------------------------------------------------------------------
+
+
+def _as_warden(deployment: str, change: Callable[[dict[str, Any]], None]) -> Call:
+    """The warden's write: read ``deployment``, change the copy, replace it (the warden may
+    update, never patch: it writes as a sidecar does)."""
+
+    def call(stage: Stage) -> object:
+        apps = client.AppsV1Api(stage.warden)
+        body = stage.warden.sanitize_for_serialization(
+            apps.read_namespaced_deployment(deployment, stage.namespace)
+        )
+        body.pop("status", None)
+        change(body)
+        return apps.replace_namespaced_deployment(deployment, stage.namespace, body, **DRY)
+
+    return call
+
+
+def _annotate(key: str, value: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["metadata"].setdefault("annotations", {})[key] = value
+
+    return change
+
+
+def _template_spec(change: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def apply(body: dict[str, Any]) -> None:
+        body["spec"]["template"]["spec"].update(change)
+
+    return apply
+
+
+def _image(body: dict[str, Any]) -> None:
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/evil:1"
+
+
+def _replicas(body: dict[str, Any]) -> None:
+    body["spec"]["replicas"] = 5
+
+
+def _warden_lease(name: str, *, holder: str, duration_s: int = 15) -> Call:
+    def call(stage: Stage) -> object:
+        leases = client.CoordinationV1Api(stage.warden)
+        current = leases.read_namespaced_lease(name, stage.namespace)
+        current.spec.holder_identity = holder
+        current.spec.lease_duration_seconds = duration_s
+        return leases.replace_namespaced_lease(name, stage.namespace, current, **DRY)
+
+    return call
+
+
+def _warden_event(kind: str, name: str, api_version: str) -> Call:
+    def call(stage: Stage) -> object:
+        event = {
+            "metadata": {"generateName": "spot-failover-"},
+            "involvedObject": {
+                "apiVersion": api_version,
+                "kind": kind,
+                "name": name,
+                "namespace": stage.namespace,
+            },
+            "source": {"component": "spot-failover"},
+            "reason": "RolledBack",
+            "message": "move to Fargate failed",
+            "type": "Warning",
+        }
+        return client.CoreV1Api(stage.warden).create_namespaced_event(stage.namespace, event, **DRY)
+
+    return call
+
+
+WARDEN_HOLDER: Final = contract.WARDEN_HOLDER_PREFIX + "spot-failover-warden-6c5d8-x7k2p"
+
+
+def _restore(body: dict[str, Any]) -> None:
+    """What a rollback writes: the scheduling back, and why."""
+    _annotate(contract.MESSAGE, "move to Fargate failed; pod template restored")(body)
+    _template_spec({"nodeSelector": {"pool": "spot"}})(body)
+
+
+def _warden_attempts() -> Iterator[Attempt]:
+    w = Identity.WARDEN
+    message = _annotate(contract.MESSAGE, "move to Fargate failed; pod template restored")
+    for what, deployment, change in (
+        ("write a Deployment whose move is settled", WEB_B, message),
+        ("write a Deployment not opted in", NOT_OURS, message),
+        ("change the image of a Deployment mid-move", WEB, _image),
+        ("change the replicas of a Deployment mid-move", WEB, _replicas),
+        ("opt a Deployment out mid-move", WEB, _annotate(contract.ENABLED, "false")),
+        (
+            "choose the sidecar image of a Deployment mid-move",
+            WEB,
+            _annotate(contract.SIDECAR_IMAGE, "registry.example/evil:1"),
+        ),
+        (
+            "run a Deployment mid-move as another ServiceAccount",
+            WEB,
+            _template_spec({"serviceAccountName": "default"}),
+        ),
+        (
+            "put a Deployment mid-move on the host's network",
+            WEB,
+            _template_spec({"hostNetwork": True}),
+        ),
+    ):
+        yield Attempt(w, what, WARDEN_SCOPE, _as_warden(deployment, change), 7)
+    yield Attempt(
+        w,
+        "patch a Deployment",
+        RBAC,
+        lambda st: client.AppsV1Api(st.warden).patch_namespaced_deployment(
+            WEB, st.namespace, {"metadata": {"annotations": {contract.MESSAGE: "x"}}}, **DRY
+        ),
+        7,
+    )
+    yield Attempt(
+        w,
+        "create a Deployment",
+        RBAC,
+        lambda st: client.AppsV1Api(st.warden).create_namespaced_deployment(
+            st.namespace,
+            {
+                "metadata": {"name": _fresh("x")},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "x"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "x"}},
+                        "spec": {"containers": [{"name": "x", "image": "x"}]},
+                    },
+                },
+            },
+            **DRY,
+        ),
+        7,
+    )
+    yield Attempt(
+        w,
+        "hold a Lease that is not spot-failover's",
+        WARDEN_LEASES,
+        _warden_lease(TEAM_LEASE, holder=WARDEN_HOLDER),
+        7,
+    )
+    yield Attempt(
+        w,
+        "hold a Deployment's Lease under a pod's name",
+        WARDEN_LEASES,
+        _warden_lease(contract.lease_name(WEB), holder="web-7d9f8c6b5-x2b4q"),
+        7,
+    )
+    yield Attempt(
+        w,
+        "hold a Deployment's Lease for a million seconds",
+        WARDEN_LEASES,
+        _warden_lease(contract.lease_name(WEB), holder=WARDEN_HOLDER, duration_s=10**6),
+        7,
+    )
+    yield Attempt(
+        w,
+        "create a Lease",
+        RBAC,
+        lambda st: client.CoordinationV1Api(st.warden).create_namespaced_lease(
+            st.namespace, {"metadata": {"name": contract.lease_name(_fresh("next"))}}, **DRY
+        ),
+        7,
+    )
+    yield Attempt(
+        w,
+        "delete a Deployment's Lease",
+        RBAC,
+        lambda st: client.CoordinationV1Api(st.warden).delete_namespaced_lease(
+            contract.lease_name(WEB), st.namespace, **DRY
+        ),
+        7,
+    )
+    yield Attempt(
+        w, "write an Event about a pod", WARDEN_EVENTS, _warden_event("Pod", NOT_OURS, "v1"), 7
+    )
+    yield Attempt(
+        w,
+        "mark a pod for deletion",
+        RBAC,
+        lambda st: client.CoreV1Api(st.warden).patch_namespaced_pod(
+            st.not_ours_pod, st.namespace, DOOMED, **DRY
+        ),
+        7,
+    )
+    yield Attempt(
+        w,
+        "list Secrets",
+        RBAC,
+        lambda st: client.CoreV1Api(st.warden).list_namespaced_secret(st.namespace),
+        7,
+    )
+    yield Attempt(w, "impersonate system:admin", RBAC, lambda st: _impersonating(st.warden), 7)
+    # What it is for.
+    yield Attempt(
+        w,
+        "end a move no sidecar leads (restore its scheduling, say so)",
+        ALLOWED,
+        _as_warden(WEB, _restore),
+    )
+    yield Attempt(
+        w,
+        "hold the Lease of a Deployment mid-move",
+        ALLOWED,
+        _warden_lease(contract.lease_name(WEB), holder=WARDEN_HOLDER),
+    )
+    yield Attempt(
+        w,
+        "write an Event about a Deployment",
+        ALLOWED,
+        _warden_event("Deployment", WEB, "apps/v1"),
+    )
+    yield Attempt(
+        w,
+        "watch the Deployments of every namespace",
+        ALLOWED,
+        lambda st: client.AppsV1Api(st.warden).list_deployment_for_all_namespaces(
+            watch=True, timeout_seconds=1, _preload_content=False
+        ),
+    )
+    yield Attempt(
+        w,
+        "list the Deployments of every namespace",
+        RBAC,
+        lambda st: client.AppsV1Api(st.warden).list_deployment_for_all_namespaces(limit=1),
+        7,
+    )
+
+
 ATTEMPTS: Final = (
     *_webhook_attempts(),
     *_certgen_attempts(),
     *_sidecar_attempts(),
     *_lingering_attempts(),
+    *_warden_attempts(),
 )
 ATTACKS: Final = tuple(a for a in ATTEMPTS if a.attack)
 LEGITIMATE: Final = tuple(a for a in ATTEMPTS if not a.attack)

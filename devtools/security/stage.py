@@ -15,6 +15,11 @@ Lease the webhook provisioned:
   change of ServiceAccount**;
 * ``not-ours``, not opted in, one pod under the account ``default``.
 
+``web``'s move is under way (``spot-failover/state: Migrating``, written by hand once the webhook
+is stopped) and ``web-b`` is settled: **the warden** (deploy/warden's account, its token
+unbound, as the local warden runs) may write the one and not the other. A Lease
+``team-lock`` of another team stands beside the spot-failover ones.
+
 Beside them, objects of other teams: a RoleBinding ``team-nodes`` of the shared nodes
 ClusterRole, a Role ``some-other-role``, and a sidecar-shaped Role for a Deployment that does
 not exist (``unbound``), not labelled as ours, so that binding it can only be refused by
@@ -38,10 +43,12 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube, exists
 from devtools.controlplane.tokens import pod_bound_token
 from devtools.controlplane.waiting import wait_for
+from devtools.local_warden import install_identity
+from devtools.local_warden import namespace as warden_namespace
 from devtools.local_webhook import LocalWebhook
 from devtools.scenario import deployment
 from devtools.security.certgen import certgen_identity
-from devtools.security.identities import api_for, api_for_token
+from devtools.security.identities import api_for, api_for_token, service_account_token
 from spot_common import contract
 from webhook.bootstrap import Names
 from webhook.core import rbac
@@ -55,6 +62,7 @@ NOT_OURS: Final = "not-ours"
 UNBOUND: Final = "unbound"
 TEAM_BINDING: Final = "team-nodes"
 OTHER_ROLE: Final = "some-other-role"
+TEAM_LEASE: Final = "team-lock"
 ACCOUNTS: Final = {WEB: "shared", WEB_B: "shared", LEAVING: "leaving", MOVED: "before"}
 MOVED_TO: Final = "after"
 PROVISIONED_WITHIN_S: Final = 30.0
@@ -81,6 +89,8 @@ class Stage:
     sidecar: PodIdentity
     opted_out: PodIdentity
     moved: PodIdentity
+    warden: client.ApiClient
+    """deploy/warden's account (a token of its own, bound to nothing)."""
     ca_pem: bytes
     """A CA certificate (the cluster's), for a caBundle the certificate Job may write."""
     webhook_configuration: str
@@ -168,6 +178,21 @@ def stage(cluster: LocalCluster, kube: Kube, work: Path) -> Iterator[Stage]:
             _other_teams_objects(kube, namespace)
             webhook.stop()  # down: nothing removes the RBAC of what follows
             kube.apps.patch_namespaced_deployment(
+                WEB, namespace, {"metadata": {"annotations": {contract.STATE: "Migrating"}}}
+            )
+            kube.coordination.create_namespaced_lease(
+                namespace, {"metadata": {"name": TEAM_LEASE}, "spec": {"holderIdentity": "x"}}
+            )
+            install_identity(kube)
+            warden_api = api_for_token(
+                cluster,
+                service_account_token(
+                    kube.core, warden_namespace(), contract.WARDEN_SERVICE_ACCOUNT
+                ),
+                work,
+            )
+            apis.append(warden_api)
+            kube.apps.patch_namespaced_deployment(
                 LEAVING, namespace, {"metadata": {"annotations": {contract.ENABLED: "false"}}}
             )
             kube.apps.patch_namespaced_deployment(
@@ -192,6 +217,7 @@ def stage(cluster: LocalCluster, kube: Kube, work: Path) -> Iterator[Stage]:
                 sidecar=pod_identity(WEB_B),
                 opted_out=pod_identity(LEAVING),
                 moved=pod_identity(MOVED),
+                warden=warden_api,
                 ca_pem=cluster.ca_cert.read_bytes(),
                 webhook_configuration=Names().webhook_configuration,
                 other_webhook_configuration=webhook.configuration_name,

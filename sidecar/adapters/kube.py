@@ -310,3 +310,25 @@ class Kube:
             "action": reason,
         }
         self.api.request("POST", f"{CORE}{self._ns}/events", "create event", body=body)
+
+
+def watch_deployments(
+    api: ApiServer,
+    namespace: str | None,
+    resource_version: str | None,
+    timeout_s: float,
+    quiet_s: float | None = None,
+) -> Iterator[JSON]:
+    """The watch events (``{"type", "object"}``: ADDED, MODIFIED, DELETED, bookmarks) of every
+    Deployment of ``namespace`` (``None``: of the cluster) after ``resource_version`` (``None``:
+    every Deployment as it is first, as ADDED), until ``timeout_s``: the warden's one watch."""
+    scope = "" if namespace is None else f"/namespaces/{namespace}"
+    params = {"timeoutSeconds": str(max(1, int(timeout_s))), "allowWatchBookmarks": "true"}
+    if resource_version is not None:
+        params["resourceVersion"] = resource_version
+    yield from api.watch(
+        f"{APPS}{scope}/deployments",
+        f"watch deployments{'' if namespace is None else ' of ' + namespace}",
+        params=params,
+        quiet_s=quiet_s,
+    )

@@ -199,14 +199,21 @@ _GENERATED_BASE = 58
 """Kubernetes shortens a ``generateName`` base to this many characters before the suffix."""
 
 
+def is_warden(holder: str | None) -> bool:
+    """Whether a Lease holder is the warden (:data:`~spot_common.contract.WARDEN_HOLDER_PREFIX`):
+    only the warden's account may write such a holder (deploy/'s admission policies)."""
+    return bool(holder) and str(holder).startswith(contract.WARDEN_HOLDER_PREFIX)
+
+
 def stranger(holder: str | None, deployment: str) -> bool:
     """Whether ``holder`` cannot be the name of a pod of ``deployment``.
 
     The ReplicaSet controller names pods ``(<deployment>-<hash>-)[:58] + <5 random>``. A holder
     without that shape is not one of the Deployment's sidecars (which hold the Lease under
-    their pod's name). An empty holder (released) is nobody, not a stranger.
+    their pod's name). An empty holder (released) is nobody, not a stranger, and neither is the
+    warden (:func:`is_warden`), which leads a move no sidecar is left to finish.
     """
-    if not holder:
+    if not holder or is_warden(holder):
         return False
     base = f"{deployment}-"
     if len(base) >= _GENERATED_BASE:

@@ -117,9 +117,10 @@ def kinds_and_names(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]
 
 
 def container_env(deployment: Mapping[str, Any]) -> dict[str, str]:
-    """The webhook container's environment, name -> value."""
+    """The environment of the Deployment's one container, name -> value (variables from the
+    downward API left out)."""
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return {item["name"]: item["value"] for item in container.get("env", [])}
+    return {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
 
 
 def values_file() -> dict[str, Any]:

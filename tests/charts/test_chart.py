@@ -124,7 +124,7 @@ def test_every_namespaced_object_and_every_reference_follows_the_release_namespa
             assert obj["metadata"]["namespace"] == "elsewhere", obj["metadata"]["name"]
     selector = webhook_configuration(objects)["namespaceSelector"]["matchExpressions"][0]
     assert selector["values"] == ["kube-system", "elsewhere"]
-    env = container_env(find(objects, "Deployment"))
+    env = container_env(find(objects, "Deployment", "spot-failover-webhook"))
     assert env["SPOT_FAILOVER_WEBHOOK_EXCLUDED_NAMESPACES"] == "kube-system,elsewhere"
     binding = find(objects, "ClusterRoleBinding", "spot-failover-webhook")
     assert binding["subjects"][0]["namespace"] == "elsewhere"
@@ -135,7 +135,7 @@ def test_excluded_namespaces_are_both_the_selector_and_the_webhooks_own_list() -
 
     selector = webhook_configuration(objects)["namespaceSelector"]["matchExpressions"][0]
     assert selector["values"] == ["kube-system", "batch", "spot-failover"]
-    env = container_env(find(objects, "Deployment"))
+    env = container_env(find(objects, "Deployment", "spot-failover-webhook"))
     assert env["SPOT_FAILOVER_WEBHOOK_EXCLUDED_NAMESPACES"] == "kube-system,batch,spot-failover"
 
 
@@ -162,7 +162,7 @@ def test_without_rbac_management_the_webhook_may_write_nothing_but_events() -> N
         if verb not in {"get", "list", "watch"}
     }
     assert writes == {("", "events", "create")}
-    env = container_env(find(objects, "Deployment"))
+    env = container_env(find(objects, "Deployment", "spot-failover-webhook"))
     assert env["SPOT_FAILOVER_WEBHOOK_MANAGE_RBAC"] == "false"
 
 
@@ -206,7 +206,7 @@ def test_the_chart_releases_the_package_version_and_its_images_by_default() -> N
     metadata = chart_metadata()
 
     assert metadata["appVersion"] == project["version"]
-    deployment = find(render(), "Deployment")
+    deployment = find(render(), "Deployment", "spot-failover-webhook")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == f"spot-failover-webhook:{project['version']}"
     env = container_env(deployment)
@@ -219,9 +219,11 @@ def test_a_digest_pins_each_image_instead_of_its_tag() -> None:
     digest = "sha256:" + "0" * 64
     objects = render({"image.digest": digest, "sidecar.image.digest": digest})
 
-    (container,) = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    (container,) = find(objects, "Deployment", "spot-failover-webhook")["spec"]["template"]["spec"][
+        "containers"
+    ]
     assert container["image"] == f"spot-failover-webhook@{digest}"
-    env = container_env(find(objects, "Deployment"))
+    env = container_env(find(objects, "Deployment", "spot-failover-webhook"))
     assert env["SPOT_FAILOVER_WEBHOOK_SIDECAR_IMAGE"] == f"spot-failover-sidecar@{digest}"
     (certgen,) = find(objects, "Job")["spec"]["template"]["spec"]["containers"]
     assert certgen["image"] == f"spot-failover-webhook@{digest}"

@@ -10,6 +10,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from sidecar.settings import Settings as SidecarSettings
+from sidecar.warden import WardenSettings, move_settings
 from spot_common import contract
 from webhook.settings import Settings as WebhookSettings
 
@@ -109,7 +110,7 @@ def chart_bounds(prop: dict[str, Any]) -> dict[str, object]:
 
 
 def rendered_webhook_env(values: dict[str, object]) -> dict[str, str]:
-    return container_env(find(render(values), "Deployment"))
+    return container_env(find(render(values), "Deployment", "spot-failover-webhook"))
 
 
 # --- every setting has its value --------------------------------------------------------------
@@ -272,3 +273,55 @@ def test_extra_env_may_not_set_the_fargate_labels_the_admission_policy_must_know
     refusal = render_refused({"sidecar.extraEnv": {"SPOT_FAILOVER_FARGATE_LABELS": "team=web"}})
 
     assert "sidecar.settings.fargate_labels" in refusal
+
+
+# --- the warden -------------------------------------------------------------------------------
+
+
+def test_the_warden_reads_the_settings_the_sidecars_are_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = render(
+        {
+            **{f"sidecar.settings.{k}": v for k, v in SIDECAR_GIVEN.items()},
+            "warden.namespaces": ["shop", "batch"],
+        }
+    )
+    warden_env = container_env(find(objects, "Deployment", "spot-failover-warden"))
+    webhook = container_env(find(objects, "Deployment", "spot-failover-webhook"))
+    for name, value in webhook.items():
+        monkeypatch.setenv(name, value)
+    sidecar_env = WebhookSettings().injection_config().extra_env
+
+    assert {k: v for k, v in warden_env.items() if k in sidecar_env} == dict(sidecar_env)
+    assert warden_env["SPOT_FAILOVER_WARDEN_NAMESPACES"] == "shop,batch"
+    for name, value in warden_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SPOT_FAILOVER_WARDEN_POD_NAME", "spot-failover-warden-6c5d8-x7k2p")
+    assert WardenSettings().namespaces == {"shop", "batch"}
+    moves = move_settings("spot-failover-warden/x", "shop", "web")
+    assert moves.rollout_timeout_s == SIDECAR_GIVEN["rollout_timeout_s"]
+    assert moves.lease_duration_s == SIDECAR_GIVEN["lease_duration_s"]
+
+
+def test_with_the_warden_off_none_of_its_objects_is_rendered() -> None:
+    names = {(o["kind"], o["metadata"]["name"]) for o in render({"warden.enabled": False})}
+    everything = {(o["kind"], o["metadata"]["name"]) for o in render()}
+
+    assert {name for _, name in everything - names} == {
+        "spot-failover-warden",
+        "spot-failover-warden-scope",
+        "spot-failover-warden-leases",
+        "spot-failover-warden-events",
+    }
+
+
+def test_the_warden_is_known_by_its_account_in_the_release_namespace() -> None:
+    objects = render(namespace="elsewhere")
+    user = "system:serviceaccount:elsewhere:spot-failover-warden"
+
+    for name in ("spot-failover-warden-scope", "spot-failover-lease-holders"):
+        policy = find(objects, "ValidatingAdmissionPolicy", name)
+        assert any(user in c["expression"] for c in policy["spec"]["matchConditions"]), name
+    (subject,) = find(objects, "ClusterRoleBinding", "spot-failover-warden")["subjects"]
+    assert subject["namespace"] == "elsewhere"

@@ -194,6 +194,7 @@ def shipped_policies(folder: str) -> set[str]:
 def test_the_check_knows_every_admission_policy_that_deploy_ships() -> None:
     assert set(install_checks.POLICIES) == shipped_policies("base")
     assert set(install_checks.CERTGEN_POLICIES) == shipped_policies("certgen")
+    assert set(install_checks.WARDEN_POLICIES) == shipped_policies("warden")
 
 
 def bound(*names: str) -> list[dict[str, object]]:
@@ -213,6 +214,36 @@ def test_the_certificate_jobs_policies_are_required_only_where_its_identity_exis
 
     complete = {name: {"metadata": {"name": name}} for name in everything}
     assert not failed(install_checks.policies(complete, bound(*everything), certgen=True))
+
+
+def test_the_wardens_policies_are_required_only_where_its_identity_exists() -> None:
+    found = {name: {"metadata": {"name": name}} for name in install_checks.POLICIES}
+
+    assert not failed(
+        install_checks.policies(found, bound(*install_checks.POLICIES), certgen=False)
+    )
+    with_warden = install_checks.policies(
+        found, bound(*install_checks.POLICIES), certgen=False, warden=True
+    )
+    missing = [r.message for r in with_warden if r.status is Status.FAIL]
+    assert len(missing) == len(install_checks.WARDEN_POLICIES)
+    assert all("does not exist" in m for m in missing)
+
+
+def test_a_warden_missing_or_not_ready_is_a_warning_and_a_running_one_is_ok() -> None:
+    absent = install_checks.warden("spot-failover", None)
+    pending = install_checks.warden("spot-failover", {"status": {"replicas": 1}})
+    running = install_checks.warden("spot-failover", {"status": {"readyReplicas": 1}})
+
+    assert (absent.status, pending.status, running.status) == (
+        Status.WARN,
+        Status.WARN,
+        Status.OK,
+    )
+    assert "never ended" in absent.message
+    assert "deploy/warden" in absent.hint
+    assert "no ready replica" in pending.message
+    assert running.message == "the warden spot-failover/spot-failover-warden runs (1 ready)"
 
 
 def test_a_policy_bound_only_to_warn_or_audit_enforces_nothing() -> None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sidecar.core.durations import NEVER
 from sidecar.settings import Settings
+from sidecar.warden import WardenSettings
 
 IDENTITY = {
     "SPOT_FAILOVER_POD_NAME": "web-1",
@@ -89,3 +90,50 @@ def test_any_value_is_either_accepted_or_refused_naming_the_variable(
             assert settings.imds_retries >= 1
             assert 0 <= settings.metrics_port <= 65535
     assert refused <= {variable.removeprefix("SPOT_FAILOVER_").lower()}
+
+
+# --- the warden -------------------------------------------------------------------------------
+
+
+def _warden(*env: tuple[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sidecar", "--warden"],
+        env={**dict(env), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_the_warden_without_its_pod_name_stops_naming_the_variable() -> None:
+    result = _warden()
+
+    assert result.returncode == 2
+    assert "SPOT_FAILOVER_WARDEN_POD_NAME" in result.stderr
+
+
+def test_the_warden_refuses_a_move_setting_the_sidecars_would_refuse() -> None:
+    result = _warden(
+        ("SPOT_FAILOVER_WARDEN_POD_NAME", "spot-failover-warden-6c5d8-x7k2p"),
+        ("SPOT_FAILOVER_LEASE_DURATION_S", "600"),
+    )
+
+    assert result.returncode == 2
+    assert "SPOT_FAILOVER_LEASE_DURATION_S" in result.stderr
+
+
+def test_the_warden_outside_a_pod_says_it_has_no_credentials() -> None:
+    result = _warden(("SPOT_FAILOVER_WARDEN_POD_NAME", "spot-failover-warden-6c5d8-x7k2p"))
+
+    assert result.returncode == 2
+    assert "KUBERNETES_SERVICE_HOST" in result.stderr
+
+
+def test_the_warden_follows_the_namespaces_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPOT_FAILOVER_WARDEN_POD_NAME", "spot-failover-warden-6c5d8-x7k2p")
+    monkeypatch.setenv("SPOT_FAILOVER_WARDEN_NAMESPACES", "shop, batch,")
+
+    assert WardenSettings().namespaces == {"shop", "batch"}
+    monkeypatch.delenv("SPOT_FAILOVER_WARDEN_NAMESPACES")
+    assert WardenSettings().namespaces == frozenset()
