@@ -17,7 +17,9 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,6 +40,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 LISTEN_PORTS_FROM = 20000
 """The lowest port handed out to listen on; the highest is just below the ephemeral range."""
+RESERVATIONS = Path(tempfile.gettempdir()) / "spot-failover-ports"
+"""One file per port handed out and not yet surely bound, shared by every harness process of
+the machine (test runs, benchmarks, the demo side by side), holding the pid that took it."""
+RESERVATION_S = 600.0
+"""How long a handed-out port stays reserved while its taker lives (by then it is bound, and
+found so, or it was never used)."""
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _handed_out: set[int] = set()
 _handing_out = threading.Lock()
@@ -46,19 +54,57 @@ _handing_out = threading.Lock()
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now, for a process to listen on.
 
-    Not one the kernel would pick itself (``bind`` to port 0 does, from the ephemeral range):
-    any outgoing connection takes its local port from that range too, so such a port could be
-    in use by a client connection before the process that was handed it binds it (seen:
-    ``address already in use`` from a webhook starting while the API server was busy). Below
-    that range the kernel picks nothing; a random one is tried, and none twice per harness."""
+    Between this answer and the process's bind, nothing else may take the port. So it is not
+    one the kernel would pick itself (``bind`` to port 0 does, from the ephemeral range, where
+    every outgoing connection takes its local port too), and it is reserved against the other
+    harness processes of the machine, which hand out ports from the same range
+    (:data:`RESERVATIONS`): a whole-suite run beside a benchmark once started two processes on
+    one port (``address already in use``). None is handed out twice per harness."""
     below = _ephemeral_low()
     with _handing_out:
         for _ in range(1000):
             port = random.randrange(LISTEN_PORTS_FROM, below)  # noqa: S311 - not a secret
-            if port not in _handed_out and not port_is_bound(port):
-                _handed_out.add(port)
-                return port
+            if port in _handed_out or port_is_bound(port) or not _reserve(port):
+                continue
+            _handed_out.add(port)
+            return port
     raise RuntimeError(f"no free port in {LISTEN_PORTS_FROM}..{below - 1}")
+
+
+def _reserve(port: int) -> bool:
+    """Take ``port`` for this process unless another live harness process holds it."""
+    RESERVATIONS.mkdir(exist_ok=True)
+    path = RESERVATIONS / str(port)
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _stale(path):
+                return False
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(descriptor, "w") as held:
+            held.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _stale(path: Path) -> bool:
+    """A reservation whose taker is gone, or that is older than :data:`RESERVATION_S`."""
+    try:
+        age_s = time.time() - path.stat().st_mtime
+        pid = int(path.read_text() or "0")
+    except (OSError, ValueError):
+        return True
+    if age_s > RESERVATION_S or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _ephemeral_low() -> int:
