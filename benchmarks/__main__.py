@@ -41,7 +41,7 @@ EKS_TIMED = frozenset({"reclaim", "faults"})
 def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
     """The suites that measure spot-failover itself, on one cluster with a fast Fargate."""
     figures: dict[str, float] = {}
-    with control_plane() as (cluster, kube, work):
+    with control_plane() as (cluster, kube, work, _):
         if "idle" in chosen:
             with failover(cluster, kube, work, sidecar_idle.SIDECAR_ENV) as running:
                 figures |= sidecar_idle.run(running)
@@ -83,14 +83,14 @@ def _fast_fargate_suites(chosen: set[str], args: argparse.Namespace) -> dict[str
 def _eks_timed_suites(chosen: set[str], args: argparse.Namespace) -> dict[str, float]:
     """The suites that measure the failover against EKS's timings, on one cluster."""
     figures: dict[str, float] = {}
-    with control_plane(timing=reclaim.TIMING) as (cluster, kube, work):
+    with control_plane(timing=reclaim.TIMING) as (cluster, kube, work, eks):
         if "reclaim" in chosen:
             plan = reclaim.Plan.default(args.reclaim_trials, args.reclaim_trials_n50)
             measured = reclaim.run(cluster, kube, work, plan)
             figures |= measured
             print("reclaim:", measured, flush=True)
         if "faults" in chosen:
-            measured = faults.run(cluster, kube, work, args.faults_trials)
+            measured = faults.run(cluster, kube, work, eks, args.faults_trials)
             figures |= measured
             print("faults:", measured, flush=True)
     return figures

@@ -24,6 +24,12 @@ side by side. What each measures (the figures' names in ``latest.json``):
 * ``annotation``: a running Deployment, its node with a rebalance recommendation it ignores;
   from adding ``spot-failover/rebalance-trigger: "true"`` to the move's start
   (``faults_runtime_annotation_applied_s``, the slowest trial; target 60 s).
+* ``stuck``: an IMDS notice moves the Deployment; once the move is written every sidecar is
+  killed (the instance went with the leader, and the new pods run none yet), then Fargate
+  refuses the new pods while they wait for a node; the warden (``--warden``, deploy/warden's
+  identity, one per trial) must end the move. From the move's start to its end in the history,
+  divided by the rollout timeout plus two Lease terms (``faults_stuck_move_resolved_ratio``, the
+  largest; target 1.0).
 
 Times are seen by looking every 0.25 s, so each is up to half a second late or early.
 """
@@ -43,8 +49,10 @@ from devtools.controlplane.cluster import LocalCluster
 from devtools.controlplane.kube import Kube
 from devtools.controlplane.nodes import SpotShape
 from devtools.controlplane.waiting import wait_for
-from devtools.eks import karpenter
+from devtools.eks import EksSimulator, karpenter
+from devtools.local_warden import LocalWarden
 from devtools.scenario import Scenario, no_memory_request
+from sidecar.core.times import parse_time
 from spot_common import contract
 from spot_common.contract import State
 
@@ -67,7 +75,11 @@ BEYOND_FARGATE: Final = "130Gi"
 MOVING: Final = frozenset({State.MIGRATING, State.ON_FARGATE})
 LOG_LINES: Final = 25
 """How much of each process's log a failed trial's error carries."""
-KINDS: Final = ("voluntary", "karpenter", "refusal", "failback", "annotation")
+REFUSAL: Final = (
+    "Pod not supported on Fargate: invalid SecurityContext fields: Capabilities added: NET_ADMIN"
+)
+"""What Fargate says of the stuck trial's pods (a mesh's webhook gave them NET_ADMIN, say)."""
+KINDS: Final = ("voluntary", "karpenter", "refusal", "failback", "annotation", "stuck")
 
 
 class TrialFailedError(RuntimeError):
@@ -81,11 +93,13 @@ class Outcome:
     """What the trial measured: 1/0 for a yes/no, seconds for a time."""
 
 
-def run(cluster: LocalCluster, kube: Kube, work: Path, trials_per_kind: int) -> dict[str, float]:
+def run(
+    cluster: LocalCluster, kube: Kube, work: Path, eks: EksSimulator, trials_per_kind: int
+) -> dict[str, float]:
     """Every trial of every kind side by side; the suite's figures."""
     plan = [kind for kind in KINDS for _ in range(trials_per_kind)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(plan)) as pool:
-        futures = [pool.submit(_trial, cluster, kube, work, kind) for kind in plan]
+        futures = [pool.submit(_trial, cluster, kube, work, eks, kind) for kind in plan]
         outcomes = [future.result() for future in futures]
     for kind in KINDS:
         values = [o.value for o in outcomes if o.kind == kind]
@@ -108,13 +122,15 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
         found["faults_karpenter_failback_done"] = sum(failback) / len(failback)
     if applied := of("annotation"):
         found["faults_runtime_annotation_applied_s"] = max(applied)
+    if stuck := of("stuck"):
+        found["faults_stuck_move_resolved_ratio"] = max(stuck)
     return found
 
 
 # --- one trial ----------------------------------------------------------------------------------
 
 
-def _trial(cluster: LocalCluster, kube: Kube, work: Path, kind: str) -> Outcome:
+def _trial(cluster: LocalCluster, kube: Kube, work: Path, eks: EksSimulator, kind: str) -> Outcome:
     trial = uuid.uuid4().hex[:8]
     nodes: list[str] = []
     with session.failover(cluster, kube, work, SIDECAR_ENV, spot_nodes=()) as failover:
@@ -126,6 +142,8 @@ def _trial(cluster: LocalCluster, kube: Kube, work: Path, kind: str) -> Outcome:
                 nodes.append(name)
                 return name
 
+            if kind == "stuck":
+                return Outcome(kind, _stuck(failover, trial, node, eks, work))
             return Outcome(kind, TRIALS[kind](failover, trial, node))
         except Exception as error:
             raise TrialFailedError(f"{kind} trial {trial}: {error}; {_where(failover)}") from error
@@ -237,6 +255,43 @@ def _annotation(failover: Scenario, trial: str, node: AddNode) -> float:
     if took is None:
         raise TrialFailedError("the rebalance recommendation never moved the Deployment")
     return took
+
+
+def _stuck(failover: Scenario, trial: str, node: AddNode, eks: EksSimulator, work: Path) -> float:
+    doomed = node(SpotShape.MANAGED)
+    _create(failover, trial)
+    env = {**SIDECAR_ENV, "SPOT_FAILOVER_LOG_LEVEL": "INFO"}
+    with LocalWarden(
+        failover.cluster,
+        failover.kube,
+        work / f"warden-{trial}",
+        namespaces=[failover.namespace],
+        env=env,
+        pod_name=f"spot-failover-warden-{trial}",
+    ) as warden:
+        failover.imds.set_notice(doomed)
+        failover.wait_state(NAME, State.MIGRATING, timeout_s=SETTLE_S)
+        for pod in failover.runner.pods():  # the leader and every other sidecar
+            failover.runner.kill(pod)
+        if not wait_for(
+            lambda: eks.fargate.refuse_waiting(failover.namespace, REFUSAL), 30, "pods to refuse"
+        ):
+            raise TrialFailedError("no new pod waited for Fargate")
+        ended = failover.wait_state(NAME, State.ROLLED_BACK, timeout_s=3 * _bound_s())
+        history = json.loads(ended[contract.HISTORY])
+        if history[-1].get("by") != warden.holder:
+            raise TrialFailedError(f"the move was ended by {history[-1].get('by')}, not the warden")
+    moved, rolled_back = (parse_time(entry["time"]) for entry in history[-2:])
+    if moved is None or rolled_back is None:
+        raise TrialFailedError(f"the history has no times: {history[-2:]}")
+    return (rolled_back - moved).total_seconds() / _bound_s()
+
+
+def _bound_s() -> float:
+    """The issue's bound on a stuck move: the rollout timeout plus two Lease terms."""
+    return float(SIDECAR_ENV["SPOT_FAILOVER_ROLLOUT_TIMEOUT_S"]) + 2 * float(
+        SIDECAR_ENV["SPOT_FAILOVER_LEASE_DURATION_S"]
+    )
 
 
 TRIALS: Final[Mapping[str, Callable[[Scenario, str, AddNode], float]]] = {

