@@ -7,7 +7,9 @@ the benchmark measures against EKS's own, :data:`devtools.eks.REALISTIC`).
 
 from __future__ import annotations
 
+import compileall
 import contextlib
+import sysconfig
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -29,11 +31,29 @@ PRODUCTION_TIMINGS = {
 """The sidecar's shipped defaults: benchmarks measure what users run, not the test timings."""
 
 
+PROGRAMS = ("sidecar", "webhook", "spot_common")
+"""The project's packages that the benchmarked processes run."""
+
+
+def compile_bytecode() -> None:
+    """Compile every module the benchmarked programs can import, as both images' builds do
+    (``python -m compileall``), so that they are measured as they run in a container. A program
+    that finds no bytecode compiles each module as it imports it and keeps the compiler's
+    memory: the first idle sidecar run from a freshly synced environment measured 50.6 MiB,
+    the next one 46.8 (the harness lets its programs write their bytecode). Quick once done."""
+    project = Path(__file__).resolve().parents[1]
+    roots = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    for root in sorted(roots | {str(project / name) for name in PROGRAMS}):
+        compileall.compile_dir(root, quiet=2)
+
+
 @contextlib.contextmanager
 def control_plane(
     timing: FargateTiming = FAST, node_health: NodeHealth = REALISTIC_NODE_HEALTH
 ) -> Iterator[tuple[LocalCluster, Kube, Path, EksSimulator]]:
-    """A cluster with the shared spot nodes and the EKS simulator, in a temporary directory."""
+    """A cluster with the shared spot nodes and the EKS simulator, in a temporary directory;
+    the programs' bytecode compiled first (:func:`compile_bytecode`)."""
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="spot-failover-bench-") as tmp:
         work = Path(tmp)
         with LocalCluster(work / "cluster", node_health=node_health) as cluster:
