@@ -4,9 +4,9 @@ This is the only place that knows what the injected container looks like. It is 
 comes in as Kubernetes JSON (camelCase dicts), a new pod goes out, the input is never mutated,
 and the same input always gives the same output (golden files pin it). Whether to inject at all
 is :mod:`webhook.core.selection`'s question; what may be injected (image, resources, settings)
-is :mod:`webhook.core.injection_config`'s. The JSON patch the API server receives is kopf's:
-kopf is sent the view of the pod (:mod:`webhook.core.pod_view`), the mutate handler
-(:mod:`webhook.operator`) hands it this function's result for that view, and kopf diffs the two.
+is :mod:`webhook.core.injection_config`'s. The JSON patch the API server receives is derived
+from this function's result: admission (:mod:`webhook.admission`) injects the view of the pod
+(:mod:`webhook.core.pod_view`), and :mod:`webhook.core.patch` takes the difference of the two.
 
 Decisions, each explained where it is implemented:
 
