@@ -189,14 +189,14 @@ def test_a_metadata_that_is_not_an_object_is_replaced_whole() -> None:
     assert derive(before, after) == json_patch(before, after)
 
 
-def test_the_derived_patch_shares_nothing_with_the_injected_pod() -> None:
-    before: dict[str, Any] = {"metadata": {}, "spec": {"containers": []}}
-    after = injected_copy(before)
-    patch = derive(before, after)
-    after["spec"]["initContainers"][0]["image"] = "edited"
-    assert patch[1]["value"] == [{"name": contract.SIDECAR_CONTAINER, "image": "s:1"}]
-
-
 def test_equal_pods_give_an_empty_derived_patch() -> None:
     pod = {"metadata": {"annotations": {"a": "1"}}, "spec": {"containers": [{"name": "a"}]}}
     assert derive(pod, copy.deepcopy(pod)) == []
+
+
+def test_a_list_item_is_compared_whole_so_a_changed_one_is_replaced_whole() -> None:
+    before: dict[str, Any] = {"spec": {"volumes": [{"name": "a", "emptyDir": {}}]}}
+    after = {"spec": {"volumes": [{"name": "a", "emptyDir": {"medium": "Memory"}}]}}
+    assert derive(before, after) == [
+        {"op": "replace", "path": "/spec/volumes/0", "value": after["spec"]["volumes"][0]}
+    ]
