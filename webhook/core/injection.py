@@ -260,8 +260,20 @@ def _field_env(name: str, field_path: str) -> dict[str, Any]:
     }
 
 
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
 def _plain(value: object) -> object:
-    """A deep copy as plain dicts and lists, whatever Mapping or Sequence came in."""
+    """A deep copy as plain dicts and lists, whatever Mapping or Sequence came in.
+
+    JSON's own types are told first by their exact type: a pod decoded from JSON is nothing
+    else, and asking ``isinstance`` of the abstract ``Mapping`` costs more than the copy."""
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is dict:
+        return {str(key): _plain(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

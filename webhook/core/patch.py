@@ -104,14 +104,11 @@ _ABSENT: Final = object()
 def _members(
     old: Mapping[str, Any], new: Mapping[str, Any], names: frozenset[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    for name in names:
-        was, now = old.get(name, _ABSENT), new.get(name, _ABSENT)
-        if was != now:
-            _keep(before, name, _items(was))
-            _keep(after, name, _items(now))
-    return _in_order(before, old), _in_order(after, new)
+    """Of the members ``names``, those that differ, on each side in its own order (the order
+    the operations follow)."""
+    before = {k: _items(v) for k, v in old.items() if k in names and new.get(k, _ABSENT) != v}
+    after = {k: _items(v) for k, v in new.items() if k in names and old.get(k, _ABSENT) != v}
+    return before, after
 
 
 def _items(value: object) -> object:
