@@ -100,7 +100,7 @@ def _wait_pods(kube: Kube, namespace: str, name: str, count: int, timeout_s: flo
     return time.monotonic() - began
 
 
-def _reviews(kube: Kube, namespace: str) -> list[dict[str, Any]]:
+def suite_reviews(kube: Kube, namespace: str) -> list[dict[str, Any]]:
     """An opted-in and a plain Deployment; reviews of new pods of each, built from real pods."""
     _create(kube, namespace, "warm", 1, opted_in=True)
     _create(kube, namespace, "plain", 1, opted_in=False)
@@ -167,7 +167,7 @@ def _audited(cluster: LocalCluster, user: str, start: float, end: float) -> list
 def direct_load(
     cluster: LocalCluster, kube: Kube, webhook: LocalWebhook, namespace: str, work: Path
 ) -> dict[str, float]:
-    reviews = _reviews(kube, namespace)
+    reviews = suite_reviews(kube, namespace)
     pid = webhook.pid
     if pid is None:
         raise RuntimeError("the webhook is not running")

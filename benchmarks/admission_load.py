@@ -45,14 +45,14 @@ class Outcome:
     error: str = ""
 
 
-def _schedule(reviews: list[dict[str, Any]], count: int) -> list[int]:
+def schedule(reviews: list[dict[str, Any]], count: int) -> list[int]:
     """Which review each request sends: the kinds interleaved in proportion to their weights."""
     cycle = [index for index, review in enumerate(reviews) for _ in range(int(review["weight"]))]
     random.Random(0).shuffle(cycle)  # noqa: S311 - an interleaving, not a secret
     return [cycle[i % len(cycle)] for i in range(count)]
 
 
-def _check(answer: Any, uid: str, kind: str) -> str:
+def check_answer(answer: Any, uid: str, kind: str) -> str:
     """Empty if ``answer`` is a correct review for a request of ``kind``, else what is wrong."""
     response = answer.get("response") if isinstance(answer, dict) else None
     if not isinstance(response, dict):
@@ -83,7 +83,7 @@ async def _one(
             latency = loop.time() - due
             if answer.status != 200:
                 return Outcome(kind, due, latency, ok=False, error=f"HTTP {answer.status}")
-            problem = _check(json.loads(text), uid, kind)
+            problem = check_answer(json.loads(text), uid, kind)
             return Outcome(kind, due, latency, ok=not problem, error=problem)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         return Outcome(kind, due, loop.time() - due, ok=False, error=repr(error)[:200])
@@ -98,7 +98,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     rate = float(spec["rate"])
     warmup = int(float(spec["warmup_s"]) * rate)
     count = warmup + int(float(spec["duration_s"]) * rate)
-    which = _schedule(reviews, count)
+    which = schedule(reviews, count)
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         loop = asyncio.get_running_loop()

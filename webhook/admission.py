@@ -1,10 +1,14 @@
-"""One pod at admission: decide, inject, count; never fail the pod.
+"""One pod at admission: decide, inject, derive the patch, count; never fail the pod.
 
-This is what the kopf mutate handler calls (:mod:`webhook.operator`). It glues the pure
-decisions (:mod:`webhook.core.selection`, :mod:`webhook.core.injection`) to the owner lookup and the
-metrics, and it is where "fail open, loudly" is implemented for everything that happens inside
-one review: any exception becomes "admit unchanged", with a warning the user sees in
-``kubectl``'s output, a log line and ``spot_failover_webhook_errors_total{component="admission"}``.
+This is what the admission server calls for every pod CREATE (:mod:`webhook.server`). It glues
+the pure decisions (:mod:`webhook.core.selection`, :mod:`webhook.core.injection`) and the patch
+(:mod:`webhook.core.patch`) to the owner lookup and the metrics, and it is where "fail open,
+loudly" is implemented for everything that happens inside one review: any exception becomes
+"admit unchanged", with a warning the user sees in ``kubectl``'s output, a log line and
+``spot_failover_webhook_errors_total{component="admission"}``.
+
+Decisions and injection work on the view of the pod (:mod:`webhook.core.pod_view`): the fields
+they read, so that injection copies, and the patch compares, a fraction of the pod.
 
 Nothing is logged at INFO per request: at hundreds of pods per second that would be the
 webhook's main cost. Decisions are logged at DEBUG.
@@ -17,6 +21,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from webhook.core import patch, pod_view
 from webhook.core.injection import inject
 from webhook.core.injection_config import InjectionConfig
 from webhook.core.selection import (
@@ -44,9 +49,13 @@ Injector = Callable[[Mapping[str, Any], str, Mapping[str, str], InjectionConfig]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
-    """The pod to admit (``None``: unchanged) and the warnings for the requester."""
+    """The JSON patch to admit the pod with and the warnings for the requester.
 
-    pod: dict[str, Any] | None
+    ``patch`` is ``None`` when the pod is not injected, and empty when it is but injection
+    changed nothing (it had the sidecar already).
+    """
+
+    patch: list[dict[str, Any]] | None
     warnings: tuple[str, ...] = ()
     reason: str = ""
     """``injected``, a skip reason, or ``internal_error``: for logs and tests."""
@@ -69,9 +78,10 @@ class Admission:
         """The pure injection function; replaceable so tests can make it fail."""
 
     async def admit(self, pod: Mapping[str, Any], namespace: str | None = None) -> Outcome:
-        """What to do with a pod being created. Never raises (except cancellation)."""
+        """What to do with a pod being created (the whole pod, as admitted). Never raises
+        (except cancellation)."""
         try:
-            outcome = await self._admit(pod, namespace)
+            outcome = await self._admit(pod_view.view(pod), namespace)
         except Exception as error:
             self.metrics.errors.labels("admission").inc()
             log.warning(
@@ -80,7 +90,7 @@ class Admission:
                 extra={"namespace": namespace, "pod": _pod_name(pod), "error": repr(error)},
             )
             return Outcome(None, (INTERNAL_ERROR_WARNING,), "internal_error")
-        if outcome.pod is None:
+        if outcome.patch is None:
             self.metrics.skipped.labels(outcome.reason).inc()
         else:
             self.metrics.injected.inc()
@@ -99,9 +109,10 @@ class Admission:
                 return self._skip(pod, skip)
             case Inject(deployment_name=deployment, deployment_annotations=annotations):
                 injected = self.injector(pod, deployment, annotations, self.injection)
+                operations = patch.derive(pod, injected.pod)
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("injecting", extra={"pod": _pod_name(pod), "deployment": deployment})
-                return Outcome(injected.pod, tuple(injected.warnings), "injected")
+                return Outcome(operations, tuple(injected.warnings), "injected")
 
     @staticmethod
     def _skip(pod: Mapping[str, Any], skip: Skip) -> Outcome:

@@ -3,9 +3,9 @@
 :class:`Webhook` builds everything from :class:`~webhook.settings.Settings` and an API client,
 and :meth:`Webhook.run` runs it until the stop flag is raised (``__main__``: until SIGTERM,
 which kopf turns into a stop); :func:`serve` runs it on the event loop it is meant for.
-Besides kopf's own tasks it runs the health endpoint, the certificate watcher, the RBAC resync
-and the reporter; they start before kopf (so kopf's shutdown, which cancels every task it did
-not find at start, leaves them alone) and are stopped after it.
+Besides kopf's own tasks it runs the admission server, the health endpoint, the certificate
+watcher, the RBAC resync and the reporter; they start before kopf (so kopf's shutdown, which
+cancels every task it did not find at start, leaves them alone) and are stopped after it.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class Webhook:
         )
         self._record_expiry()
         self.server = AdmissionServer(
-            settings.listen_address, settings.port, self.certificate, self.metrics
+            settings.listen_address, settings.port, self.certificate, self.metrics, self.admission
         )
         self.controller = (
             RbacController(self.kube, self.cache, settings.excluded_namespaces, self.metrics)
@@ -95,9 +95,7 @@ class Webhook:
             ),
             self.metrics,
         )
-        self.registry = build_registry(
-            self.admission, self.cache, self.controller, api.configuration
-        )
+        self.registry = build_registry(self.cache, self.controller, api.configuration)
 
     def _certificate_reloaded(self) -> None:
         self.metrics.certificate_reloads.inc()
@@ -109,23 +107,25 @@ class Webhook:
 
     async def run(self, stop_flag: StopFlag | None = None) -> None:
         """Serve until ``stop_flag`` is raised (or, in the main thread, SIGTERM/SIGINT)."""
-        await self.health.start()
         settings = self.settings
-        background = [
-            self._every(settings.tls_reload_interval_s, self._check_certificate, "tls"),
-            self._every(settings.report_interval_s, self.reporter.check, "reporter"),
-        ]
-        if self.controller is not None:
-            background.append(
-                self._every(settings.resync_interval_s, self.controller.resync, "rbac")
-            )
-        ready = asyncio.Event()
-        waiter = asyncio.create_task(self._mark_started(ready), name="started marker")
-        namespaces = sorted(self.settings.watch_namespaces)
+        background: list[asyncio.Task[None]] = []
         try:
+            await self.health.start()
+            await self.server.start()
+            background = [
+                self._every(settings.tls_reload_interval_s, self._check_certificate, "tls"),
+                self._every(settings.report_interval_s, self.reporter.check, "reporter"),
+            ]
+            if self.controller is not None:
+                background.append(
+                    self._every(settings.resync_interval_s, self.controller.resync, "rbac")
+                )
+            ready = asyncio.Event()
+            background.append(asyncio.create_task(self._mark_started(ready), name="started marker"))
+            namespaces = sorted(self.settings.watch_namespaces)
             await kopf.operator(
                 registry=self.registry,
-                settings=operator_settings(self.server),
+                settings=operator_settings(),
                 standalone=True,
                 clusterwide=not namespaces,
                 namespaces=namespaces,
@@ -134,9 +134,10 @@ class Webhook:
             )
         finally:
             self.started.clear()
-            for task in [waiter, *background]:
+            for task in background:
                 task.cancel()
-            await asyncio.gather(waiter, *background, return_exceptions=True)
+            await asyncio.gather(*background, return_exceptions=True)
+            await self.server.stop()
             await self.health.stop()
             self.kube.close()
             # kopf closes its open watch responses without waiting for their TLS close

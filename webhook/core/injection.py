@@ -4,9 +4,9 @@ This is the only place that knows what the injected container looks like. It is 
 comes in as Kubernetes JSON (camelCase dicts), a new pod goes out, the input is never mutated,
 and the same input always gives the same output (golden files pin it). Whether to inject at all
 is :mod:`webhook.core.selection`'s question; what may be injected (image, resources, settings)
-is :mod:`webhook.core.injection_config`'s. The JSON patch the API server receives is kopf's:
-kopf is sent the view of the pod (:mod:`webhook.core.pod_view`), the mutate handler
-(:mod:`webhook.operator`) hands it this function's result for that view, and kopf diffs the two.
+is :mod:`webhook.core.injection_config`'s. The JSON patch the API server receives is derived
+from this function's result: admission (:mod:`webhook.admission`) injects the view of the pod
+(:mod:`webhook.core.pod_view`), and :mod:`webhook.core.patch` takes the difference of the two.
 
 Decisions, each explained where it is implemented:
 
@@ -260,8 +260,20 @@ def _field_env(name: str, field_path: str) -> dict[str, Any]:
     }
 
 
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
 def _plain(value: object) -> object:
-    """A deep copy as plain dicts and lists, whatever Mapping or Sequence came in."""
+    """A deep copy as plain dicts and lists, whatever Mapping or Sequence came in.
+
+    JSON's own types are told first by their exact type: a pod decoded from JSON is nothing
+    else, and asking ``isinstance`` of the abstract ``Mapping`` costs more than the copy."""
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is dict:
+        return {str(key): _plain(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

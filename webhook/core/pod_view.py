@@ -1,11 +1,11 @@
-"""The part of an admitted pod the webhook reads: what kopf is handed instead of the whole pod.
+"""The part of an admitted pod the webhook reads: what selection and injection work on.
 
-kopf derives the JSON patch of a mutating review from the object the review carries: it
-deep-copies that object, lets the handler turn the copy into the injected pod, and diffs the
-two whole with python-json-patch, which serialises every leaf and every list item it compares.
-Most of a pod is of no interest to the webhook (images, commands, probes, resources, env,
-tolerations, volume sources...), yet copying and diffing it was the largest single cost of a
-review. So the review kopf gets carries this view of the pod instead:
+Injection copies the pod it is given, and the JSON patch is the difference between that pod and
+the injected one (:mod:`webhook.core.patch`), which python-json-patch finds by serialising every
+list item it compares. Most of a pod is of no interest to the webhook (images, commands,
+probes, resources, env, tolerations, volume sources...), yet copying and comparing it was the
+largest single cost of a review. So admission (:mod:`webhook.admission`) works on this view of
+the pod instead:
 
 * at the top and in ``metadata`` and ``spec``: only the fields selection and injection read or
   write (:data:`METADATA`, :data:`SPEC`), each whole, in the pod's own order;
@@ -18,9 +18,9 @@ review. So the review kopf gets carries this view of the pod instead:
 Selection and injection therefore decide, warn and build the same from the view as from the pod,
 and the patch is the same: injection only adds (an item at either end of a list, a member of
 ``annotations``, a list or ``annotations`` that was missing) and never changes what is there, so
-the diff finds the same additions at the same places whether the items around them are whole or
-cut down — they are cut down alike on both sides of the diff. The view shares the values it
-keeps with the pod: neither is to be changed while the other is used.
+the difference finds the same additions at the same places whether the items around them are
+whole or cut down — they are cut down alike on both sides. The view shares the values it keeps
+with the pod: neither is to be changed while the other is used.
 ``tests/webhook/core/test_pod_view.py`` checks all of this against the whole pod, over generated
 pods.
 """

@@ -1,33 +1,37 @@
 """Is this HTTP body an AdmissionReview we can answer? Pure checks, and the answers we build.
 
 The API server always sends well-formed reviews; anything else reaching the endpoint (a
-misconfigured client, a scanner, a bug) gets HTTP 400 with a message that names what is wrong,
-and never reaches kopf, whose own parsing answers 500 for some shapes. Checks are exactly the
-fields the webhook and kopf read; everything else in the review is passed on untouched.
+misconfigured client, a scanner, a bug) gets HTTP 400 with a message that names what is wrong.
+Checks are the fields an admission review must have to be answered (the uid, the resource, the
+operation, the requester, the object of a pod CREATE); everything else in the review is left
+untouched.
 
 Bodies are decoded by orjson, which reads JSON strictly as the API server writes it (no
 ``NaN``, no unpaired surrogate escapes, at most 1024 levels deep); anything else is refused.
 
 A well-formed review that the webhook does not handle (not a pod, not CREATE, a subresource) is
 answered "allowed, unchanged" with a warning: it means the webhook configuration routes more
-than it should, which must not block anything.
+than it should, which must not block anything. Every answer allows the pod; the answer of an
+injected pod carries its JSON patch (:mod:`webhook.core.patch`), base64-encoded JSON as
+``admission.k8s.io/v1`` wants it.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 
-from webhook.core import pod_view
 from webhook.core.errors import MalformedReview
 
 DEPTH_EXCEEDED: Final = "depth limit exceeded"
 """orjson's message for a document nested deeper than it parses (1024 levels)."""
 API_VERSION: Final = "admission.k8s.io/v1"
 KIND: Final = "AdmissionReview"
+PATCH_TYPE: Final = "JSONPatch"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,6 +44,12 @@ class Review:
     """A pod CREATE (no subresource): the only request the webhook acts on."""
     what: str
     """``CREATE pods`` and the like, for the warning when not handled."""
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        """``request.object``: of a handled review, the pod being created (an object)."""
+        pod: dict[str, Any] = self.body["request"]["object"]
+        return pod
 
 
 def parse(raw: bytes) -> Review:
@@ -98,23 +108,21 @@ def check(body: object) -> Review:
     return Review(body, uid, handled, what)
 
 
-def allowed(review: Review | None, uid: str = "", warnings: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An "allowed, unchanged" AdmissionReview response, for the fail-open paths."""
+def allowed(
+    review: Review | None,
+    uid: str = "",
+    warnings: Sequence[str] = (),
+    patch: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """An "allowed" AdmissionReview response: unchanged, or changed by ``patch`` (JSON patch
+    operations); ``uid`` is echoed when there is no valid review to take it from."""
     response: dict[str, Any] = {"uid": review.uid if review else uid, "allowed": True}
     if warnings:
         response["warnings"] = list(warnings)
+    if patch:
+        response["patch"] = base64.b64encode(orjson.dumps(patch)).decode("ascii")
+        response["patchType"] = PATCH_TYPE
     return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
-
-
-def for_kopf(review: Review) -> dict[str, Any]:
-    """The review kopf is handed: ``review``'s, its pod replaced by the pod's view.
-
-    kopf copies and diffs the object of the review it is handed; the view
-    (:mod:`webhook.core.pod_view`) holds all the webhook reads of the pod and gives the same patch.
-    Only for a handled review (a pod CREATE, whose ``request.object`` :func:`check` checked).
-    """
-    request = review.body["request"]
-    return {**review.body, "request": {**request, "object": pod_view.view(request["object"])}}
 
 
 def uid_of(body: object) -> str:
@@ -130,8 +138,8 @@ def _normalise_namespace(pod: dict[str, Any], namespace: str | None) -> None:
     """Pods being created carry their namespace in the request; make the object say it too.
 
     The API server already copies it into the object before admission; this covers clients
-    that post reviews themselves. The patch is computed against this object, and an added
-    namespace equal in both versions yields no operation.
+    that post reviews themselves. The patch is derived from this object, and no operation of it
+    is about the namespace.
     """
     metadata = pod.get("metadata")
     if metadata is None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, assert_never
 
@@ -179,33 +179,29 @@ def skip_before_lookup(
     ``namespace`` is the AdmissionReview's ``request.namespace``: a pod being created may not
     carry ``metadata.namespace`` yet, so the request's value wins when given.
     """
+    return next(_early_skips(pod, config, namespace), None)
+
+
+def _early_skips(
+    pod: Mapping[str, Any], config: SelectionConfig, namespace: str | None
+) -> Iterator[Skip]:
+    """The skips that apply without the owner, in the order the module docstring gives; each
+    check is made only once the ones before it are found not to apply."""
     meta = _meta(pod)
-    labels = _as_mapping(meta.get("labels"))
-    annotations = _as_mapping(meta.get("annotations"))
+    if _as_mapping(meta.get("labels")).get(contract.COMPONENT_LABEL) == contract.COMPONENT_VALUE:
+        yield Skip(SkipReason.INJECTOR_POD)
     ns = namespace if namespace is not None else str(meta.get("namespace") or "")
+    if ns in config.excluded_namespaces:
+        yield Skip(SkipReason.EXCLUDED_NAMESPACE, f"namespace {ns}")
+    if has_sidecar(pod):
+        yield Skip(SkipReason.ALREADY_INJECTED)
+    if _as_mapping(meta.get("annotations")).get(contract.ENABLED) == "false":
+        yield Skip(SkipReason.POD_OPTED_OUT, f"pod annotation {contract.ENABLED}=false")
     ref = controller_ref(pod)
-    # (applies, reason, detail for the log), in the order the module docstring gives.
-    checks: tuple[tuple[bool, SkipReason, str], ...] = (
-        (
-            labels.get(contract.COMPONENT_LABEL) == contract.COMPONENT_VALUE,
-            SkipReason.INJECTOR_POD,
-            "",
-        ),
-        (ns in config.excluded_namespaces, SkipReason.EXCLUDED_NAMESPACE, f"namespace {ns}"),
-        (has_sidecar(pod), SkipReason.ALREADY_INJECTED, ""),
-        (
-            annotations.get(contract.ENABLED) == "false",
-            SkipReason.POD_OPTED_OUT,
-            f"pod annotation {contract.ENABLED}=false",
-        ),
-        (ref is None, SkipReason.BARE_POD, ""),
-        (
-            ref is not None and not ref.is_replicaset,
-            SkipReason.NOT_A_DEPLOYMENT,
-            f"controlled by {ref.kind} {ref.name}" if ref else "",
-        ),
-    )
-    return next((Skip(reason, detail) for applies, reason, detail in checks if applies), None)
+    if ref is None:
+        yield Skip(SkipReason.BARE_POD)
+    elif not ref.is_replicaset:
+        yield Skip(SkipReason.NOT_A_DEPLOYMENT, f"controlled by {ref.kind} {ref.name}")
 
 
 def decide(

@@ -1,25 +1,21 @@
-"""The JSON patch (RFC 6902) an AdmissionResponse carries, derived as kopf derives it.
+"""The JSON patch (RFC 6902) of two whole pods, as the tests derive it.
 
 Admission webhooks answer with a patch against the object the API server sent, not with the
-object itself. The webhook never writes that patch: kopf is handed the view of the admitted pod
-(:mod:`webhook.core.pod_view`), its mutate handler hands kopf that view injected
-(:mod:`webhook.operator`), and kopf diffs the two with python-json-patch (``JsonPatch.from_diff``).
-The tests derive the patch of the whole pod the same way (:func:`json_patch`), to pin it in the
-golden files and to check, with an applier of their own, that it turns the admitted pod into the
-injected one; :func:`kopf_patch` is kopf's own derivation, which the tests compare with it. This
-module pins the typing and guarantees the result shares nothing with its inputs.
+object itself. The webhook derives it from the view of the admitted pod and what injection made
+of it, comparing only what injection can change (:func:`webhook.core.patch.derive`). The tests
+derive the patch of the two *whole* pods with python-json-patch (:func:`json_patch`), to pin it
+in the golden files, to check with an applier of their own that it turns the admitted pod into
+the injected one, and to check that the webhook's derivation gives the same. This module pins
+the typing and guarantees the result shares nothing with its inputs.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import jsonpatch
-import kopf
-
-from webhook.operator import replace_with
 
 
 def json_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -30,10 +26,3 @@ def json_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict
     """
     operations = jsonpatch.make_patch(dict(before), dict(after)).patch
     return [dict(op) for op in copy.deepcopy(operations)]
-
-
-def kopf_patch(admitted: Mapping[str, Any], injected: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The operations kopf sends when the handler hands it ``injected`` for ``admitted``."""
-    body = kopf.Body(cast(kopf.RawBody, admitted))
-    operations = kopf.Patch(fns=[replace_with(dict(injected))]).as_json_patch(body)
-    return [dict(op) for op in operations]

@@ -19,10 +19,11 @@ import yaml
 
 from spot_common import contract
 from webhook.core.injection import inject
+from webhook.core.patch import derive
 from webhook.core.pod_view import view
 
 from . import applier
-from .patch import json_patch, kopf_patch
+from .patch import json_patch
 from .pods import CONFIG, OPTED_IN
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -97,12 +98,12 @@ def test_the_injected_pod_and_response_match_the_golden_files(case: Case) -> Non
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_kopf_derives_the_golden_patch_from_the_view_of_the_pod(case: Case) -> None:
+def test_the_webhook_derives_the_golden_patch_from_the_view_of_the_pod(case: Case) -> None:
     seen = view(load(GOLDEN / f"{case.before}.before.yaml"))
     config = dataclasses.replace(CONFIG, native_sidecar=case.native)
     injected = inject(seen, "web", case.annotations, config)
     golden = load(GOLDEN / f"{case.name}.response.yaml")
-    assert {"warnings": list(injected.warnings), "patch": kopf_patch(seen, injected.pod)} == golden
+    assert {"warnings": list(injected.warnings), "patch": derive(seen, injected.pod)} == golden
 
 
 def test_an_already_injected_pod_gives_an_empty_patch() -> None:

@@ -1,5 +1,5 @@
-"""The JSON patch sent back to the API server (kopf's), the tests' derivation of it, and the test
-applier that checks it."""
+"""The JSON patch sent back to the API server (the webhook's derivation), the tests' derivation
+of it from whole pods, and the test applier that checks it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from spot_common import contract
+from webhook.core.patch import derive
 
 from . import applier
-from .patch import json_patch, kopf_patch
+from .patch import json_patch
 
 
 def test_equal_documents_give_an_empty_patch() -> None:
@@ -146,12 +147,56 @@ def test_the_test_applier_refuses_what_does_not_apply(patch: list[dict[str, Any]
         applier.apply({"list": [1]}, patch)
 
 
-def test_the_patch_is_the_one_kopf_derives_from_the_pod_the_handler_hands_it() -> None:
+# --- The webhook's derivation ----------------------------------------------------------------
+
+
+def injected_copy(pod: dict[str, Any]) -> dict[str, Any]:
+    """``pod`` as injection makes it: an annotation and a native sidecar added."""
+    after = copy.deepcopy(pod)
+    after["metadata"].setdefault("annotations", {})[contract.INJECTED] = "0.1.0"
+    after["spec"]["initContainers"] = [{"name": contract.SIDECAR_CONTAINER, "image": "s:1"}]
+    after["spec"]["volumes"] = [*after["spec"].get("volumes", []), {"name": "token"}]
+    return after
+
+
+def test_the_webhook_derives_the_patch_of_the_whole_pods() -> None:
     before: dict[str, Any] = {
-        "metadata": {"name": "p", "annotations": {"a": "1"}},
-        "spec": {"containers": []},
+        "apiVersion": "v1",
+        "metadata": {"name": "p", "labels": {"app": "p"}, "annotations": {"a": "1"}},
+        "spec": {"containers": [{"name": "app"}], "volumes": [{"name": "data"}], "os": {}},
     }
-    after = copy.deepcopy(before)
-    after["metadata"]["annotations"][contract.INJECTED] = "0.1.0"
-    after["spec"]["initContainers"] = [{"name": contract.SIDECAR_CONTAINER}]
-    assert kopf_patch(before, after) == json_patch(before, after)
+    after = injected_copy(before)
+    assert derive(before, after) == json_patch(before, after)
+    assert applier.apply(before, derive(before, after)) == after
+
+
+def test_only_what_injection_can_change_is_compared() -> None:
+    before: dict[str, Any] = {"metadata": {"name": "p"}, "spec": {"containers": []}}
+    after = injected_copy(before)
+    after["metadata"]["name"] = "changed"
+    after["spec"]["hostNetwork"] = True
+    after["status"] = {}
+    assert [op["path"] for op in derive(before, after)] == [
+        "/metadata/annotations",
+        "/spec/initContainers",
+        "/spec/volumes",
+    ]
+
+
+def test_a_metadata_that_is_not_an_object_is_replaced_whole() -> None:
+    before: dict[str, Any] = {"metadata": "x", "spec": {}}
+    after = {"metadata": {"annotations": {contract.INJECTED: "1"}}, "spec": {}}
+    assert derive(before, after) == json_patch(before, after)
+
+
+def test_equal_pods_give_an_empty_derived_patch() -> None:
+    pod = {"metadata": {"annotations": {"a": "1"}}, "spec": {"containers": [{"name": "a"}]}}
+    assert derive(pod, copy.deepcopy(pod)) == []
+
+
+def test_a_list_item_is_compared_whole_so_a_changed_one_is_replaced_whole() -> None:
+    before: dict[str, Any] = {"spec": {"volumes": [{"name": "a", "emptyDir": {}}]}}
+    after = {"spec": {"volumes": [{"name": "a", "emptyDir": {"medium": "Memory"}}]}}
+    assert derive(before, after) == [
+        {"op": "replace", "path": "/spec/volumes/0", "value": after["spec"]["volumes"][0]}
+    ]

@@ -1,4 +1,5 @@
-"""The view of the pod kopf is handed: the same decisions, warnings and patch as the whole pod."""
+"""The view of the pod admission works on: the same decisions, warnings and patch as the whole
+pod."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from webhook.core.injection import InvalidPodError, inject
 from webhook.core.injection_config import InjectionConfig
+from webhook.core.patch import derive
 from webhook.core.pod_view import view
 from webhook.core.selection import (
     DeploymentOwner,
@@ -23,7 +25,7 @@ from webhook.core.selection import (
 )
 
 from ..reviews import json_values
-from .patch import json_patch, kopf_patch
+from .patch import json_patch
 from .pods import CONFIG, OPTED_IN, configs, deployment_annotations, deployment_pod, pods
 
 EXAMPLES = settings(max_examples=150, deadline=None)
@@ -60,11 +62,11 @@ def pods_with_unread_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 @EXAMPLES
 @given(pods_with_unread_fields(), deployment_annotations, configs)
-def test_kopf_derives_from_the_view_the_patch_the_whole_pod_gives(
+def test_the_patch_derived_from_the_view_is_the_one_the_whole_pod_gives(
     pod: dict[str, Any], annotations: Mapping[str, str], config: InjectionConfig
 ) -> None:
     seen = view(pod)
-    from_view = kopf_patch(seen, inject(seen, "web", annotations, config).pod)
+    from_view = derive(seen, inject(seen, "web", annotations, config).pod)
     assert from_view == json_patch(pod, inject(pod, "web", annotations, config).pod)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook.core import pod_view, review
+from webhook.core import review
 from webhook.core.errors import MalformedReview
 
 from ..reviews import json_values, valid_review
@@ -95,14 +96,28 @@ def test_a_valid_review_of_anything_but_a_pod_create_is_not_handled(
     assert not review.parse(encode(with_request(**changes))).handled
 
 
-def test_kopf_is_handed_the_review_with_the_pod_cut_down_to_its_view() -> None:
+def test_a_handled_review_gives_the_pod_being_created() -> None:
     body = valid_review("shop")
-    parsed = review.parse(encode(body))
-    handed = review.for_kopf(parsed)
-    pod = body["request"]["object"]
-    assert handed == {**body, "request": {**body["request"], "object": pod_view.view(pod)}}
-    assert handed["request"]["object"]["spec"] == {"containers": [{"name": "app"}]}
-    assert parsed.body == body
+    assert review.parse(encode(body)).pod == body["request"]["object"]
+
+
+def test_the_answer_of_an_injected_pod_carries_its_patch_as_base64_json() -> None:
+    parsed = review.parse(encode(valid_review("shop")))
+    patch = [{"op": "add", "path": "/metadata/annotations", "value": {"a/b": "ü"}}]
+    answer = review.allowed(parsed, warnings=("careful",), patch=patch)
+    response = answer["response"]
+    assert answer["apiVersion"] == "admission.k8s.io/v1"
+    assert answer["kind"] == "AdmissionReview"
+    assert response["uid"] == parsed.uid
+    assert response["allowed"] is True
+    assert response["warnings"] == ["careful"]
+    assert response["patchType"] == "JSONPatch"
+    assert json.loads(base64.b64decode(response["patch"], validate=True)) == patch
+
+
+def test_an_empty_patch_is_an_answer_without_one() -> None:
+    parsed = review.parse(encode(valid_review("shop")))
+    assert review.allowed(parsed, patch=[])["response"] == {"uid": parsed.uid, "allowed": True}
 
 
 def test_the_fail_open_answer_allows_and_echoes_the_uid() -> None:
