@@ -73,7 +73,7 @@ def _objects(kube: Kube, namespace: str) -> dict[str, list[dict[str, Any]]]:
 
 def record(path: Path) -> None:
     """Step 1: the reviews and the owners, in ``path``."""
-    with control_plane() as (_, kube, _work):
+    with control_plane() as (_, kube, _work, _eks):
         namespace = f"bench-instructions-{uuid.uuid4().hex[:6]}"
         kube.create_namespace(namespace)
         try:
