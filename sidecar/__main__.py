@@ -78,11 +78,11 @@ def _settings_or_exit(
 
 def _warden() -> int:
     # Imported here: a sidecar, whose memory every Fargate pod pays for, never loads it.
-    from sidecar import warden  # noqa: PLC0415
+    from sidecar import warden, warden_settings  # noqa: PLC0415
 
-    settings = _settings_or_exit(warden.WardenSettings, "SPOT_FAILOVER_WARDEN_")
+    settings = _settings_or_exit(warden_settings.WardenSettings, "SPOT_FAILOVER_WARDEN_")
     # The moves' settings (SPOT_FAILOVER_*), checked before any move is led.
-    _settings_or_exit(lambda: warden.move_settings(settings.pod_name, "-", "-"))
+    _settings_or_exit(lambda: warden_settings.move_settings(settings.pod_name, "-", "-"))
     logs.configure(settings.log_level, program="spot-failover-warden", quiet=("urllib3",))
     log.info("starting the warden", extra={"settings": settings.model_dump(mode="json")})
     shutdown = Shutdown()

@@ -23,7 +23,8 @@ What it does, and what it costs:
 
 The move's settings (rollout timeout, Lease term, Fargate labels, ...) are the sidecar's own
 ``SPOT_FAILOVER_*`` variables, which the warden's Deployment sets as the webhook sets them for the
-sidecars; its own (``SPOT_FAILOVER_WARDEN_*``) are in :class:`WardenSettings`.
+sidecars; its own (``SPOT_FAILOVER_WARDEN_*``) are in :class:`WardenSettings`
+(:mod:`sidecar.warden_settings`). How it leads one move is :mod:`sidecar.warden_lead`.
 """
 
 from __future__ import annotations
@@ -34,11 +35,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Final
-
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Final
 
 from sidecar.adapters.apiserver import JSON, ApiServer
 from sidecar.adapters.credentials import InCluster
@@ -47,11 +44,10 @@ from sidecar.core import warden
 from sidecar.core.errors import MalformedObjectError
 from sidecar.core.lease import LeaseRecord
 from sidecar.core.times import parse_time
-from sidecar.core.transitions import UNFINISHED
-from sidecar.daemon import Daemon
 from sidecar.metrics import Metrics
-from sidecar.settings import Settings
 from sidecar.shutdown import Shutdown
+from sidecar.warden_lead import Key, Runner, lead
+from sidecar.warden_settings import WardenSettings, move_settings
 from spot_common import contract
 from spot_common.api_errors import ApiError, NotFound
 from spot_common.contract import State
@@ -64,63 +60,6 @@ WAIT_SLICE_S: Final = 1.0
 """Longest single wait of the warden's loop, so a stop is seen within a second."""
 STOP_S: Final = 10.0
 """How long a stop waits for the moves being led to let go of their Leases."""
-
-Key = tuple[str, str]
-"""(namespace, name) of a Deployment."""
-
-
-class WardenSettings(BaseSettings):
-    """The warden's own settings (``SPOT_FAILOVER_WARDEN_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=contract.ENV_PREFIX + "WARDEN_", frozen=True, extra="ignore"
-    )
-
-    pod_name: str = Field(min_length=1)
-    """This pod's name (downward API): the warden holds Leases as
-    ``spot-failover-warden/<pod_name>``."""
-    namespaces: Annotated[frozenset[str], NoDecode] = frozenset()
-    """Namespaces to follow (comma-separated); empty: every namespace (one watch of the
-    cluster). Set it to the namespaces the webhook watches if it watches only some."""
-    api_credentials_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-    metrics_port: int = Field(default=9796, ge=0, le=65535)
-    log_level: str = "INFO"
-
-    @field_validator("namespaces", mode="before")
-    @classmethod
-    def _namespaces(cls, value: object) -> object:
-        if isinstance(value, str):
-            return frozenset(filter(None, (n.strip() for n in value.split(","))))
-        return value
-
-
-def move_settings(holder: str, namespace: str, deployment: str) -> Settings:
-    """The sidecar settings the warden leads the move of ``namespace/deployment`` with: the
-    environment's ``SPOT_FAILOVER_*`` timings and Fargate labels, its own identity, no signal
-    sources (a move that is under way needs none) and no metrics server of its own."""
-    return Settings(
-        pod_name=holder,
-        namespace=namespace,
-        deployment=deployment,
-        node_name="spot-failover-warden",
-        imds_enabled=False,
-        node_source=False,
-        node_events=False,
-        metrics_port=0,
-    )
-
-
-@dataclasses.dataclass
-class Runner:
-    """One move the warden leads: a sidecar's loop for that Deployment, in a thread."""
-
-    shutdown: Shutdown
-    thread: threading.Thread
-    settled: Callable[[], bool]
-    """Whether the loop's last tick left the move settled (its work is done)."""
-
-    def stop(self) -> None:
-        self.shutdown.requested.set()
 
 
 @dataclasses.dataclass
@@ -354,34 +293,7 @@ class Warden:
     # --- leading a move ---------------------------------------------------------------------
 
     def _runner(self, key: Key, state: State) -> Runner:
-        namespace, name = key
-        settings = move_settings(self.holder, namespace, name)
-        shutdown = Shutdown()  # the warden's own stop is passed on by Runner.stop
-        destination = state is State.MIGRATING
-        daemon = Daemon(
-            settings,
-            Kube(self.api.fork(), namespace, name),
-            self.clock,
-            self.metrics,
-            sources=(),
-            # On the move's destination side, so a free Lease is taken at once: the warden
-            # waited out every sidecar's turn before it started.
-            on_fargate=lambda: destination,
-            shutdown=shutdown,
-        )
-
-        def lead() -> None:
-            try:
-                daemon.run(shutdown.requested)
-            except Exception:
-                log.exception("leading the move failed", extra=_context(key))
-
-        def settled() -> bool:
-            view = daemon.memory.view
-            return view is not None and view.state not in UNFINISHED
-
-        thread = threading.Thread(target=lead, name=f"lead-{namespace}/{name}", daemon=True)
-        return Runner(shutdown, thread, settled)
+        return lead(self.api, self.clock, self.metrics, holder=self.holder, key=key, state=state)
 
 
 def _annotations(body: Mapping[str, object]) -> dict[str, str]:

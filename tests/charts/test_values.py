@@ -10,7 +10,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from sidecar.settings import Settings as SidecarSettings
-from sidecar.warden import WardenSettings, move_settings
+from sidecar.warden_settings import WardenSettings, move_settings
 from spot_common import contract
 from webhook.settings import Settings as WebhookSettings
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from sidecar.core.durations import NEVER
 from sidecar.settings import Settings
-from sidecar.warden import WardenSettings
+from sidecar.warden_settings import WardenSettings
 
 IDENTITY = {
     "SPOT_FAILOVER_POD_NAME": "web-1",

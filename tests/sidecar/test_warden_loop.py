@@ -14,7 +14,9 @@ from sidecar.adapters.apiserver import JSON, ApiServer
 from sidecar.core.times import format_micro_time
 from sidecar.metrics import Metrics
 from sidecar.shutdown import Shutdown
-from sidecar.warden import Key, Runner, Warden, WardenSettings
+from sidecar.warden import Warden
+from sidecar.warden_lead import Key, Runner
+from sidecar.warden_settings import WardenSettings
 from spot_common import contract
 from spot_common.api_errors import NotFound
 from spot_common.contract import State
